@@ -1,0 +1,5 @@
+"""Entry point placeholder; replaced by the CLI."""
+
+
+def main() -> None:
+    raise SystemExit("not built yet")
