@@ -1,5 +1,6 @@
-"""Entry point placeholder; replaced by the CLI."""
+"""``python -m bot`` and the ``gapwatch`` command."""
 
+from bot.cli import main
 
-def main() -> None:
-    raise SystemExit("not built yet")
+if __name__ == "__main__":
+    raise SystemExit(main())

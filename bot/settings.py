@@ -1,0 +1,113 @@
+"""Configuration from the environment (and an optional ``.env``), validated once at start.
+
+Only the entry point builds ``Settings`` and hands plain values down; no module reads the
+environment on import.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from db.engine import DatabaseURLError, parse_database_url
+
+PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "your-token-here", "token", "xxx"}
+
+
+class SettingsError(ValueError):
+    """The configuration cannot work; the message says which setting and why."""
+
+
+class Settings(BaseSettings):
+    """Every setting gapwatch reads; `.env.example` documents each one."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GAPWATCH_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    discord_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("DISCORD_TOKEN", "GAPWATCH_DISCORD_TOKEN")
+    )
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "GAPWATCH_DATABASE_URL")
+    )
+    data_dir: Path = Path("data")
+    dev_guild_id: int | None = None
+    discord_api_base: str | None = None
+    discord_gateway_url: str | None = None
+    shard_count: int | None = Field(default=None, ge=1)
+
+    default_gap_threshold: float = Field(default=2.0, gt=0, le=100)
+    default_hysteresis: float = Field(default=0.25, ge=0, le=10)
+    default_vram_gib: float = Field(default=24.0, gt=0, le=4096)
+    default_context: int = Field(default=8192, ge=1)
+
+    poll_enabled: bool = True
+    poll_interval_minutes: int = Field(default=360, ge=5)
+    poll_jitter_seconds: int = Field(default=300, ge=0)
+    hf_organizations: list[str] = Field(
+        default_factory=lambda: [
+            "meta-llama",
+            "deepseek-ai",
+            "Qwen",
+            "mistralai",
+            "google",
+            "microsoft",
+        ]
+    )
+    artificial_analysis_api_key: SecretStr | None = None
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool = False
+
+    @field_validator("discord_token", "artificial_analysis_api_key")
+    @classmethod
+    def _no_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        secret = value.get_secret_value().strip()
+        if secret.lower() in PLACEHOLDER_SECRETS:
+            if secret == "":
+                return None
+            raise ValueError("is a placeholder; set the real secret or leave it unset")
+        return SecretStr(secret)
+
+    @field_validator("database_url")
+    @classmethod
+    def _valid_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        try:
+            parse_database_url(value.strip())
+        except DatabaseURLError as exc:
+            raise ValueError(str(exc)) from None
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _default_database(self) -> Settings:
+        if self.database_url is None:
+            self.database_url = f"sqlite:///{(self.data_dir / 'gapwatch.db').as_posix()}"
+        return self
+
+    @property
+    def db_url(self) -> str:
+        """The database URL in force (the SQLite file under ``data_dir`` by default)."""
+        assert self.database_url is not None
+        return self.database_url
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings, turning validation errors into one readable ``SettingsError``."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"]) or "settings"
+            problems.append(f"{where.upper()}: {error['msg'].removeprefix('Value error, ')}")
+        raise SettingsError("invalid configuration — " + "; ".join(problems)) from None

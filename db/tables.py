@@ -1,0 +1,275 @@
+"""The store's tables (SQLModel). DESIGN.md's data table, with the keys the queries need.
+
+Conventions: ids are integer surrogate keys; natural keys (slugs, codes, dedupe keys) are
+unique; Discord snowflakes are BIGINT; timestamps are timezone-aware UTC; scores are percent
+(or the benchmark's unit) as floats. ``setting`` is ``""`` for a benchmark's canonical setting
+so that the unique key works the same on SQLite and PostgreSQL (NULLs never collide).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from db.types import UTCDateTime, utcnow
+
+
+def _ts(nullable: bool = True, **kw: Any) -> Any:
+    return Field(sa_type=UTCDateTime, nullable=nullable, **kw)
+
+
+def _snowflake(nullable: bool = True, **kw: Any) -> Any:
+    return Field(sa_type=BigInteger, nullable=nullable, **kw)
+
+
+class Meta(SQLModel, table=True):
+    """Small key/value facts about the store itself (e.g. the loaded dataset version)."""
+
+    __tablename__ = "meta"
+    key: str = Field(primary_key=True, max_length=64)
+    value: str
+
+
+class Source(SQLModel, table=True):
+    """A place figures come from: the report, a leaderboard, a registry, a model card."""
+
+    __tablename__ = "source"
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, max_length=64)
+    name: str
+    kind: str = Field(default="reference", max_length=32)
+    url: str | None = None
+    licence: str | None = None
+    trust_rank: int = 50
+    enabled: bool = True
+    last_polled_at: datetime | None = _ts()
+    last_success_at: datetime | None = _ts()
+    last_error: str | None = None
+    last_error_at: datetime | None = _ts()
+    consecutive_failures: int = 0
+    etag: str | None = None
+    last_modified: str | None = None
+    content_hash: str | None = Field(default=None, max_length=64)
+
+
+class Benchmark(SQLModel, table=True):
+    """A benchmark and the names it goes by."""
+
+    __tablename__ = "benchmark"
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, max_length=64)
+    name: str
+    aliases: list[str] = Field(default_factory=list, sa_type=JSON)
+    unit: str = Field(default="%", max_length=16)
+    higher_is_better: bool = True
+    canonical_setting: str | None = None
+    question_count: int | None = None
+    question_count_source: str | None = None
+    question_count_url: str | None = None
+    tracked: bool = False
+
+
+class Model(SQLModel, table=True):
+    """A model: who made it, whether its weights are open, its size and architecture."""
+
+    __tablename__ = "model"
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(unique=True, max_length=128)
+    name: str
+    organization: str | None = None
+    open_weights: bool | None = None
+    license: str | None = None
+    released_on: date | None = None
+    total_params_b: float | None = None
+    active_params_b: float | None = None
+    layers: int | None = None
+    kv_heads: int | None = None
+    head_dim: int | None = None
+    hidden_size: int | None = None
+    attention_heads: int | None = None
+    max_context: int | None = None
+    attention: str | None = Field(default=None, max_length=16)
+    sliding_window: int | None = None
+    full_attention_layers: int | None = None
+    kv_lora_rank: int | None = None
+    qk_rope_head_dim: int | None = None
+    experts: int | None = None
+    experts_per_token: int | None = None
+    training_cost_usd: float | None = None
+    training_cost_approximate: bool = False
+    training_cost_source_id: int | None = Field(default=None, foreign_key="source.id")
+    hf_repo: str | None = Field(default=None, max_length=256, index=True)
+    facts_source_id: int | None = Field(default=None, foreign_key="source.id")
+    facts_url: str | None = None
+    arch_source_id: int | None = Field(default=None, foreign_key="source.id")
+    arch_url: str | None = None
+    notes: str | None = None
+    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+    updated_at: datetime = _ts(nullable=False, default_factory=utcnow)
+
+
+class ModelAlias(SQLModel, table=True):
+    """Another name of a model, normalized (casefolded, punctuation folded) for lookups."""
+
+    __tablename__ = "model_alias"
+    alias: str = Field(primary_key=True, max_length=256)
+    model_id: int = Field(
+        sa_column=Column(ForeignKey("model.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+
+
+class Score(SQLModel, table=True):
+    """One model's score on one benchmark, as one source states it, with provenance."""
+
+    __tablename__ = "score"
+    __table_args__ = (
+        UniqueConstraint("model_id", "benchmark_id", "source_id", "setting", name="uq_score_key"),
+        # The gap, leaderboard and lag queries read one benchmark's scores in date order.
+        Index("ix_score_benchmark_available", "benchmark_id", "available_on", "value"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    model_id: int = Field(
+        sa_column=Column(ForeignKey("model.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    benchmark_id: int = Field(foreign_key="benchmark.id")
+    source_id: int = Field(foreign_key="source.id", index=True)
+    value: float
+    setting: str = Field(default="", max_length=64)
+    available_on: date
+    date_precision: str = Field(default="day", max_length=8)
+    approximate: bool = False
+    url: str | None = None
+    section: str | None = None
+    notes: str | None = None
+    retrieved_at: datetime = _ts(nullable=False, default_factory=utcnow)
+
+
+class Prediction(SQLModel, table=True):
+    """A dated, falsifiable claim and the rule that evaluates it."""
+
+    __tablename__ = "prediction"
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, max_length=16)
+    title: str
+    claim: str
+    threshold: str
+    verification_date: date
+    rule: str = Field(max_length=64)
+    params: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    section: str | None = None
+    source_id: int | None = Field(default=None, foreign_key="source.id")
+    status: str = Field(default="pending", max_length=16)
+    verdict: str | None = Field(default=None, max_length=16)
+    evidence: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    evaluated_at: datetime | None = _ts()
+    resolved_on: date | None = None
+
+
+class Attestation(SQLModel, table=True):
+    """A sourced statement that settles a criterion no dataset can."""
+
+    __tablename__ = "attestation"
+    __table_args__ = (UniqueConstraint("prediction_id", "criterion", "url", name="uq_attestation"),)
+    id: int | None = Field(default=None, primary_key=True)
+    prediction_id: int = Field(foreign_key="prediction.id", index=True)
+    criterion: str = Field(max_length=64)
+    holds: bool
+    statement: str
+    stated_on: date
+    source_label: str
+    url: str | None = None
+    model_id: int | None = Field(default=None, foreign_key="model.id")
+    created_by: int | None = _snowflake()
+    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+
+
+class GuildSettings(SQLModel, table=True):
+    """Per-server alert settings."""
+
+    __tablename__ = "guild_settings"
+    guild_id: int = Field(
+        sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
+    alert_channel_id: int | None = _snowflake()
+    gap_threshold: float = 2.0
+    hysteresis: float = 0.25
+    vram_budget_gib: float = 24.0
+    alert_kinds: list[str] = Field(default_factory=list, sa_type=JSON)
+    muted_until: datetime | None = _ts()
+    digest: bool = False
+    ping_role_id: int | None = _snowflake()
+    alerts_enabled_at: datetime | None = _ts()
+    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+    updated_at: datetime = _ts(nullable=False, default_factory=utcnow)
+
+
+class Subscription(SQLModel, table=True):
+    """A user (DM) or a channel following a topic such as ``prediction:OB-001``."""
+
+    __tablename__ = "subscription"
+    __table_args__ = (
+        UniqueConstraint("target_kind", "target_id", "topic", name="uq_subscription"),
+        Index("ix_subscription_topic", "topic"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    target_kind: str = Field(max_length=8)
+    target_id: int = Field(sa_type=BigInteger)
+    guild_id: int | None = _snowflake()
+    topic: str = Field(max_length=64)
+    created_by: int = Field(sa_type=BigInteger)
+    active: bool = True
+    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+
+
+class RuleState(SQLModel, table=True):
+    """What an alert rule last saw for a scope (e.g. a guild's gap state on MMLU): its memory."""
+
+    __tablename__ = "rule_state"
+    scope: str = Field(primary_key=True, max_length=64)
+    rule: str = Field(primary_key=True, max_length=128)
+    state: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    updated_at: datetime = _ts(nullable=False, default_factory=utcnow)
+
+
+class Alert(SQLModel, table=True):
+    """The outbox: a fact worth telling, unique by its dedupe key."""
+
+    __tablename__ = "alert"
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(unique=True, max_length=255)
+    kind: str = Field(max_length=32, index=True)
+    guild_id: int | None = _snowflake()
+    topic: str | None = Field(default=None, max_length=64)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+
+
+class Delivery(SQLModel, table=True):
+    """One alert to one target (a channel or a user's DMs), with its delivery state."""
+
+    __tablename__ = "delivery"
+    __table_args__ = (
+        UniqueConstraint("alert_id", "target_kind", "target_id", name="uq_delivery_target"),
+        # The dispatcher claims due deliveries: state = 'pending' and next_attempt_at <= now.
+        Index("ix_delivery_due", "state", "next_attempt_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(
+        sa_column=Column(ForeignKey("alert.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    target_kind: str = Field(max_length=8)
+    target_id: int = Field(sa_type=BigInteger)
+    guild_id: int | None = _snowflake()
+    state: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime = _ts(nullable=False, default_factory=utcnow)
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_at: datetime | None = _ts()
+    nonce: str = Field(max_length=25)
+    message_id: int | None = _snowflake()
+    last_error: str | None = None
+    sent_at: datetime | None = _ts()
+    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
