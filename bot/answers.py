@@ -16,7 +16,11 @@ from sqlalchemy import Engine
 from db import queries
 from db.dataset import stored_version
 from db.engine import session_scope
-from frontier.gap import GapReport, gap_report
+from frontier import types as f
+from frontier.errors import InputError
+from frontier.fits import FitRanking, FitReport, fit_report, models_that_fit
+from frontier.gap import Dashboard, GapReport, dashboard, gap_report
+from frontier.lag import LagReport, lag_report
 
 VERSION = "0.1.0"
 
@@ -37,6 +41,53 @@ class AboutAnswer:
     database: str
 
 
+@dataclass(frozen=True)
+class FitAnswer:
+    """One model's fit report with the model's facts (and their sources)."""
+
+    model: f.ModelSpec
+    report: FitReport
+
+
+@dataclass(frozen=True)
+class FitListAnswer:
+    """Open models that fit a budget, ranked by a benchmark."""
+
+    ranking: FitRanking
+    benchmark: f.Benchmark
+
+
+@dataclass(frozen=True)
+class ModelScore:
+    """One of a model's scores, with its benchmark's name."""
+
+    benchmark: str
+    score: f.Score
+    headline: bool
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """A model's facts, scores with sources, and memory needs."""
+
+    model: f.ModelSpec
+    license: str | None
+    hf_repo: str | None
+    scores: tuple[ModelScore, ...]
+    fit: FitReport | None
+
+
+@dataclass(frozen=True)
+class Leaderboard:
+    """The best headline scores on a benchmark."""
+
+    benchmark: f.Benchmark
+    as_of: date
+    open_only: bool
+    rows: tuple[f.Score, ...]
+    total: int
+
+
 class Answers:
     """Answers every question from the store, with ``frontier`` doing the arithmetic.
 
@@ -44,6 +95,8 @@ class Answers:
         engine: The store.
         today: The clock (tests pass a fixed date).
         gap_threshold: Default gap threshold in points (the OB-001 line).
+        vram_gib: Default VRAM budget for fits, GiB.
+        context: Default context length for fits, tokens.
     """
 
     def __init__(
@@ -52,10 +105,14 @@ class Answers:
         *,
         today: Callable[[], date] = utc_today,
         gap_threshold: float = 2.0,
+        vram_gib: float = 24.0,
+        context: int = 8192,
     ) -> None:
         self.engine = engine
         self.today = today
         self.gap_threshold = gap_threshold
+        self.vram_gib = vram_gib
+        self.context = context
 
     def gap(self, benchmark: str, as_of: date | None = None) -> GapReport:
         """The gap between the best proprietary and best open-weights scores on a benchmark."""
@@ -66,6 +123,99 @@ class Answers:
             return gap_report(
                 queries.to_benchmark(row), scores, as_of=when, threshold=self.gap_threshold
             )
+
+    def lag(self, benchmark: str, as_of: date | None = None) -> LagReport:
+        """Months between a proprietary frontier record and the open model that matched it."""
+        when = as_of or self.today()
+        with session_scope(self.engine) as session:
+            row = queries.find_benchmark(session, benchmark)
+            scores = queries.headline_scores(session, row, as_of=when)
+            return lag_report(queries.to_benchmark(row), scores, as_of=when)
+
+    def dashboard(self, as_of: date | None = None) -> Dashboard:
+        """Every tracked benchmark's gap and direction."""
+        when = as_of or self.today()
+        with session_scope(self.engine) as session:
+            reports = [
+                gap_report(
+                    queries.to_benchmark(row),
+                    queries.headline_scores(session, row, as_of=when),
+                    as_of=when,
+                    threshold=self.gap_threshold,
+                )
+                for row in queries.tracked_benchmarks(session)
+            ]
+        return dashboard(reports)
+
+    def fits(
+        self,
+        model: str | None = None,
+        vram_gb: float | None = None,
+        context: int | None = None,
+        quant: str | None = None,
+        benchmark: str = "mmlu",
+        kv_cache: str = "f16",
+    ) -> FitAnswer | FitListAnswer:
+        """One model's fit (with ``model``), else the open models that fit, ranked."""
+        budget = self.vram_gib if vram_gb is None else vram_gb
+        tokens = self.context if context is None else context
+        with session_scope(self.engine) as session:
+            if model is not None:
+                spec = queries.to_model_spec(session, queries.find_model(session, model))
+                if spec.total_params_b is None:
+                    raise InputError(f"{spec.name} has no known parameter count, so no estimate")
+                report = fit_report(
+                    spec, budget_gib=budget, context=tokens, quant=quant, kv_cache_type=kv_cache
+                )
+                return FitAnswer(spec, report)
+            if quant is not None:
+                raise InputError("quant applies to one model: give a model too, or leave it out")
+            row = queries.find_benchmark(session, benchmark)
+            specs = queries.model_specs(session, open_only=True)
+            scores = {s.model_slug: s for s in queries.headline_scores(session, row)}
+            ranking = models_that_fit(
+                specs, scores, budget_gib=budget, context=tokens, kv_cache_type=kv_cache
+            )
+            return FitListAnswer(ranking, queries.to_benchmark(row))
+
+    def model(self, name: str) -> ModelCard:
+        """A model card: facts, scores with sources, memory at the default budget."""
+        with session_scope(self.engine) as session:
+            row = queries.find_model(session, name)
+            spec = queries.to_model_spec(session, row)
+            scores = []
+            seen: set[str] = set()
+            for bench, score, source in queries.model_scores(session, row):
+                scores.append(
+                    ModelScore(
+                        bench.name,
+                        queries.to_score(spec, bench, score, source),
+                        headline=bench.key not in seen,
+                    )
+                )
+                seen.add(bench.key)
+            fit = None
+            if spec.open_weights and spec.total_params_b:
+                fit = fit_report(spec, budget_gib=self.vram_gib, context=self.context)
+            return ModelCard(spec, row.license, row.hf_repo, tuple(scores), fit)
+
+    def leaderboard(
+        self, benchmark: str, open_only: bool = False, limit: int = 10, as_of: date | None = None
+    ) -> Leaderboard:
+        """The best headline scores on a benchmark, best first."""
+        if not 1 <= limit <= 25:
+            raise InputError(f"limit must be from 1 to 25, got {limit}")
+        when = as_of or self.today()
+        with session_scope(self.engine) as session:
+            row = queries.find_benchmark(session, benchmark)
+            scores = queries.headline_scores(session, row, as_of=when)
+        if open_only:
+            scores = [s for s in scores if s.open_weights]
+        reverse = row.higher_is_better
+        scores.sort(key=lambda s: (-s.value if reverse else s.value, s.available_on, s.model_slug))
+        return Leaderboard(
+            queries.to_benchmark(row), when, open_only, tuple(scores[:limit]), len(scores)
+        )
 
     def about(self) -> AboutAnswer:
         """Version, data freshness and store contents."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from bot.answers import AboutAnswer
-from frontier.gap import GapReport
+from bot.answers import AboutAnswer, FitAnswer, FitListAnswer, Leaderboard, ModelCard
+from frontier.fits import FitReport
+from frontier.gap import Dashboard, GapReport
+from frontier.lag import LagReport
 from frontier.types import Score
 
 
@@ -87,3 +89,163 @@ def about_text(answer: AboutAnswer) -> str:
             f"  Bundled dataset: {answer.dataset_version or 'not loaded'}; newest score {newest}",
         ]
     )
+
+
+def lag_text(report: LagReport) -> str:
+    """Lag in months by Epoch AI's catch-up method, with the matched pairs."""
+    name = report.benchmark.name
+    lines = [f"{name}: how many months open-weights models trail the proprietary frontier"]
+    if report.mean_months is not None:
+        lines.append(
+            f"  Mean lag over {len(report.pairs)} catch-ups: {report.mean_months:.1f} months "
+            f"(Epoch AI's method: −ln(1−acc) scale, tolerance {report.tolerance})"
+        )
+    else:
+        lines.append("  No proprietary record has been matched by an open model yet")
+    for pair in report.pairs:
+        lines.append(
+            f"  {fmt_score(pair.open)} ({pair.open.available_on.isoformat()}) matched "
+            f"{fmt_score(pair.closed)} ({pair.closed.available_on.isoformat()}) after "
+            f"{pair.months:.1f} months — sources: {pair.closed.citation.label}; "
+            f"{pair.open.citation.label}"
+        )
+    for lag in report.open_lags:
+        lines.append(
+            f"  Not yet matched: {fmt_score(lag.closed)} ({lag.closed.available_on.isoformat()}) "
+            f"— at least {lag.months:.1f} months so far; source: {lag.closed.citation.label}"
+        )
+    for skipped in report.skipped:
+        lines.append(
+            f"  Skipped {fmt_score(skipped.closed)}: {skipped.reason} "
+            f"({fmt_score(skipped.covered_by)})"
+        )
+    lines.append(f"  As of {report.as_of.isoformat()}")
+    return "\n".join(lines)
+
+
+def dashboard_text(board: Dashboard) -> str:
+    """Every tracked benchmark's gap and direction."""
+    lines = ["Gap dashboard (points, proprietary − open; negative: open leads)"]
+    for row in board.rows:
+        direction = row.direction or "not enough data"
+        since = f" since {row.change_since.isoformat()}" if row.change_since else ""
+        newest = row.newest_data_on.isoformat() if row.newest_data_on else "none"
+        stale = " (stale)" if row.stale else ""
+        noise = " — within noise" if row.within_noise else ""
+        lines.append(
+            f"  {row.benchmark.name:<12} gap {fmt_points(row.gap):>6}  {direction}"
+            f" (change {fmt_points(row.change)}{since}){noise}; newest data {newest}{stale}"
+        )
+    return "\n".join(lines)
+
+
+def fmt_gib(value: float) -> str:
+    """``21.7 GiB``."""
+    return f"{value:.1f} GiB"
+
+
+def fit_lines(report: FitReport) -> list[str]:
+    """The memory breakdown of one fit report."""
+    est = report.estimate
+    verdict = "fits" if report.fits else "does NOT fit"
+    lines = [
+        f"  At {est.quant.name} ({est.quant.bits_per_weight:.2f} bits/weight), "
+        f"{report.context:,} tokens, KV cache {report.kv_cache_type}: "
+        f"{fmt_gib(est.total_gib)} — {verdict} {report.budget_gib:g} GiB "
+        f"(headroom {report.headroom_gib:+.1f} GiB)",
+        f"    weights {fmt_gib(est.weights_gib)} + KV cache {fmt_gib(est.kv_cache_gib)}"
+        f"{'' if est.kv_exact else ' (estimate)'} + runtime overhead {fmt_gib(est.overhead_gib)}",
+        f"    bits per weight: {est.quant.source}",
+    ]
+    if report.best_quant is not None:
+        lines.append(f"  Best format that fits: {report.best_quant.name}")
+    if report.longest_context is not None:
+        lines.append(f"  Longest context at {est.quant.name}: {report.longest_context:,} tokens")
+    lines.extend(f"  Note: {note}" for note in report.notes)
+    return lines
+
+
+def fits_text(answer: FitAnswer | FitListAnswer) -> str:
+    """One model's fit, or the ranked list of models that fit."""
+    if isinstance(answer, FitAnswer):
+        spec, report = answer.model, answer.report
+        params = f"{report.total_params_b:g}B parameters"
+        if report.active_params_b:
+            params += f" ({report.active_params_b:g}B active)"
+        cite_params = f"; source: {spec.params_citation.label}" if spec.params_citation else ""
+        arch = ""
+        if spec.architecture_citation:
+            arch = f"; architecture: {spec.architecture_citation.label}"
+        return "\n".join([f"{spec.name}: {params}{cite_params}{arch}", *fit_lines(report)])
+    ranking = answer.ranking
+    lines = [
+        f"Open-weights models that fit {ranking.budget_gib:g} GiB at ≥{ranking.min_bits:g}-bit "
+        f"with {ranking.context:,} tokens, ranked by {answer.benchmark.name}:"
+    ]
+    if not ranking.fits:
+        lines.append("  none")
+    for number, item in enumerate(ranking.fits, start=1):
+        report, score = item.report, item.score
+        quant = report.best_quant.name if report.best_quant else "?"
+        bench = f"{answer.benchmark.name} {score.value:.1f}%" if score else "no score"
+        source = f" ({score.citation.label})" if score else ""
+        lines.append(
+            f"  {number:>2}. {report.model_name} — {quant} {fmt_gib(report.estimate.total_gib)}"
+            f" — {bench}{source}"
+        )
+    if ranking.unsized:
+        names = ", ".join(m.name for m in ranking.unsized[:10])
+        lines.append(f"  Without a known parameter count (not estimated): {names}")
+    lines.append("  Memory = weights + KV cache + runtime overhead; GiB = 2^30 bytes.")
+    return "\n".join(lines)
+
+
+def model_text(card: ModelCard) -> str:
+    """A model card."""
+    spec = card.model
+    openness = {True: "open weights", False: "proprietary", None: "openness unknown"}
+    facts = [openness[spec.open_weights]]
+    if spec.organization:
+        facts.append(spec.organization)
+    if spec.total_params_b:
+        facts.append(f"{spec.total_params_b:g}B parameters")
+    if spec.active_params_b:
+        facts.append(f"{spec.active_params_b:g}B active")
+    if spec.released_on:
+        facts.append(f"released {spec.released_on.isoformat()}")
+    if card.license:
+        facts.append(f"licence {card.license}")
+    lines = [f"{spec.name} — " + ", ".join(facts)]
+    if spec.params_citation:
+        url = f" <{spec.params_citation.url}>" if spec.params_citation.url else ""
+        lines.append(f"  Facts: {spec.params_citation.label}{url}")
+    if spec.training_cost_usd:
+        approx = "~" if spec.training_cost_approximate else ""
+        source = spec.training_cost_citation.label if spec.training_cost_citation else "unsourced"
+        lines.append(f"  Training cost: {approx}${spec.training_cost_usd:,.0f} — {source}")
+    lines.append("  Scores:")
+    if not card.scores:
+        lines.append("    none")
+    for item in card.scores:
+        mark = "" if item.headline else " (other source)"
+        lines.append(f"    {item.benchmark}: {fmt_score(item.score)}{mark} — {cite(item.score)}")
+    if card.fit is not None:
+        lines.append("  Memory:")
+        lines.extend("  " + line for line in fit_lines(card.fit))
+    return "\n".join(lines)
+
+
+def leaderboard_text(board: Leaderboard) -> str:
+    """The best headline scores on a benchmark."""
+    scope = "open-weights models" if board.open_only else "all models"
+    lines = [
+        f"{board.benchmark.name} leaderboard, {scope} (top {len(board.rows)} of {board.total}, "
+        f"as of {board.as_of.isoformat()})"
+    ]
+    for number, score in enumerate(board.rows, start=1):
+        side = "open" if score.open_weights else "prop"
+        lines.append(
+            f"  {number:>2}. {fmt_score(score)} [{side}] — {score.available_on.isoformat()}, "
+            f"{score.citation.label}"
+        )
+    return "\n".join(lines)

@@ -204,6 +204,13 @@ class _Loader:
         assert source.id is not None
         return source.id
 
+    def source_name(self, key: str) -> str | None:
+        """A cited source's display name (a key in sources.csv), or the text as given."""
+        if not key:
+            return None
+        source = self.sources.get(key)
+        return source.name if source else key
+
     def load_sources(self) -> None:
         stored = {s.key: s for s in self.session.exec(select(Source))}
         for row in self.rows("sources.csv"):
@@ -231,7 +238,7 @@ class _Loader:
                 "higher_is_better": _opt_bool(row["higher_is_better"]) is not False,
                 "canonical_setting": row["canonical_setting"] or None,
                 "question_count": _opt_int(row["question_count"]),
-                "question_count_source": row["question_count_source"] or None,
+                "question_count_source": self.source_name(row["question_count_source"]),
                 "question_count_url": row["question_count_url"] or None,
                 "tracked": True,
             }

@@ -71,6 +71,21 @@ def _citation(source: t.Source, score: t.Score | None = None) -> f.Citation:
     return f.Citation(source=source.key, label=label, url=url)
 
 
+def to_score(spec: f.ModelSpec, bench: t.Benchmark, score: t.Score, source: t.Source) -> f.Score:
+    """One stored score as the analytics' ``Score``."""
+    return f.Score(
+        model_slug=spec.slug,
+        model_name=spec.name,
+        open_weights=bool(spec.open_weights),
+        benchmark=bench.key,
+        value=score.value,
+        available_on=score.available_on,
+        citation=_citation(source, score),
+        setting=score.setting or None,
+        approximate=score.approximate,
+    )
+
+
 def headline_scores(
     session: Session, benchmark: t.Benchmark, *, as_of: date | None = None
 ) -> list[f.Score]:
