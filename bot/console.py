@@ -53,13 +53,11 @@ class Console:
 
 def ask(line: str, settings: Settings) -> int:
     """``gapwatch ask``: answer one line on stdout; exit code 0, or 1 with the message on stderr."""
-    from db.store import open_store
+    from bot.app import make_answers, open_data
 
-    engine = open_store(settings.db_url)
+    engine = open_data(settings)
     try:
-        ok, output = Console(Answers(engine, gap_threshold=settings.default_gap_threshold)).answer(
-            line
-        )
+        ok, output = Console(make_answers(engine, settings)).answer(line)
     finally:
         engine.dispose()
     print(output, file=sys.stdout if ok else sys.stderr)

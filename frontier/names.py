@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_FOLD = re.compile(r"[^0-9a-z.]+")
+_FOLD = re.compile(r"[^0-9a-z.+]+")
 
 
 def normalize_name(name: str) -> str:
     """Fold a model or benchmark name for matching: case, accents, spacing and punctuation.
+
+    ``+`` and ``.`` are kept: ``HumanEval+`` is not ``HumanEval``, ``3.1`` is not ``31``.
 
     ``"Llama 3.1 70B"``, ``"llama-3.1-70b"`` and ``"LLAMA_3.1_70B"`` all become ``"llama3.170b"``;
     dots stay, so ``"Llama 3.1 8B"`` and ``"Llama 31 8B"`` do not collide.

@@ -1,0 +1,390 @@
+"""The one HTTP client every source adapter uses.
+
+``SourceClient`` wraps a long-lived ``httpx.AsyncClient`` (explicit ``Timeout`` and ``Limits``)
+and adds what httpx does not do (see docs/notes on httpx robustness):
+
+- retries with exponential backoff and jitter on connect errors, timeouts, 5xx and 429,
+  honouring ``Retry-After`` (seconds or HTTP date) up to a cap;
+- a total deadline per attempt (``asyncio.timeout``), since httpx's read timeout is per chunk;
+- a response size cap enforced while streaming (``SourceTooLargeError``);
+- conditional requests (``If-None-Match``/``If-Modified-Since``; 304 → ``not_modified``);
+- for JSON endpoints, a check that the body is JSON and not an HTML error page.
+
+httpx errors never escape: they become :class:`SourceUnavailableError` or
+:class:`SourceFormatError` with a safe message. Redirects are followed (sources such as
+``raw.githubusercontent.com`` and ``epoch.ai`` redirect) but only to http(s) URLs, at most 5.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import httpx
+
+from jobs.sources.base import SourceFormatError, SourceTooLargeError, SourceUnavailableError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+"""Default response size cap (decoded bytes). Epoch's zip is a few MB; 50 MB is generous."""
+
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+
+Expect = Literal["json", "text", "bytes"]
+Params = Mapping[str, Any] | Sequence[tuple[str, Any]] | None
+
+
+def _version() -> str:
+    try:
+        return package_version("gapwatch")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0.0.0"
+
+
+USER_AGENT = f"gapwatch/{_version()} (+https://github.com/gapwatch/gapwatch)"
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often and how patiently to retry.
+
+    Attributes:
+        attempts: Total tries (first request included).
+        base_delay: First backoff in seconds; doubles each retry.
+        max_delay: Cap on one backoff.
+        jitter: Upper bound of the uniform random seconds added to each backoff.
+        max_retry_after: Longest ``Retry-After`` we wait inside one poll; a server asking for
+            more gets a :class:`SourceUnavailableError` carrying ``retry_after`` instead, so the
+            scheduler (not this coroutine) waits.
+    """
+
+    attempts: int = 4
+    base_delay: float = 1.0
+    max_delay: float = 30.0
+    jitter: float = 1.0
+    max_retry_after: float = 120.0
+
+    def backoff(self, attempt: int, rand: float) -> float:
+        """Delay before retry number ``attempt`` (1-based), ``rand`` in [0, 1)."""
+        return min(self.max_delay, self.base_delay * 2 ** (attempt - 1)) + self.jitter * rand
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delay-seconds or HTTP-date, RFC 9110).
+
+    Returns:
+        Non-negative seconds, or ``None`` when absent or unreadable.
+    """
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+_LINK_RE = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]+)*)")
+
+
+def parse_link_header(value: str | None) -> dict[str, str]:
+    """Parse an RFC 8288 ``Link`` header into ``{rel: url}``."""
+    links: dict[str, str] = {}
+    if not value:
+        return links
+    for match in _LINK_RE.finditer(value):
+        url, params = match.group(1), match.group(2)
+        for param in params.split(";"):
+            name, _, raw = param.strip().partition("=")
+            if name.strip().lower() == "rel":
+                for rel in raw.strip().strip('"').split():
+                    links.setdefault(rel.lower(), url)
+    return links
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """A completed GET: status, body and the validators to store."""
+
+    url: str
+    status: int
+    content: bytes
+    headers: httpx.Headers = field(default_factory=httpx.Headers)
+    not_modified: bool = False
+
+    @property
+    def etag(self) -> str | None:
+        """The response's ETag, if any."""
+        return self.headers.get("etag")
+
+    @property
+    def last_modified(self) -> str | None:
+        """The response's Last-Modified, if any."""
+        return self.headers.get("last-modified")
+
+    @property
+    def links(self) -> dict[str, str]:
+        """The ``Link`` header as ``{rel: url}``."""
+        return parse_link_header(self.headers.get("link"))
+
+    def json(self, *, source: str | None = None) -> Any:
+        """Decode the body as JSON.
+
+        Raises:
+            SourceFormatError: HTML instead of JSON, or invalid/truncated JSON.
+        """
+        return decode_json(self.content, self.headers.get("content-type"), source=source)
+
+
+def decode_json(
+    content: bytes, content_type: str | None = None, *, source: str | None = None
+) -> Any:
+    """Decode JSON, telling an HTML error page or a truncated body apart from data.
+
+    Raises:
+        SourceFormatError: With a safe message (no payload excerpt beyond a position).
+    """
+    head = content[:512].lstrip().lower()
+    if (content_type and "html" in content_type.lower()) or head.startswith(
+        (b"<!doctype", b"<html")
+    ):
+        raise SourceFormatError("expected JSON but got an HTML page", source=source)
+    if not content.strip():
+        raise SourceFormatError("expected JSON but got an empty body", source=source)
+    try:
+        return json.loads(content)
+    except UnicodeDecodeError as exc:
+        raise SourceFormatError("JSON body is not valid UTF-8", source=source) from exc
+    except json.JSONDecodeError as exc:
+        what = "truncated" if exc.pos >= len(content.rstrip()) - 1 else "invalid"
+        raise SourceFormatError(
+            f"{what} JSON ({exc.msg} at char {exc.pos} of {len(content)})", source=source
+        ) from exc
+
+
+class _Retry(Exception):
+    """Internal: this attempt failed in a retryable way."""
+
+    def __init__(self, reason: str, *, status: int | None = None, retry_after: float | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.retry_after = retry_after
+
+
+def _safe_url(url: str | httpx.URL) -> str:
+    """Scheme, host and path only: query strings may carry tokens."""
+    parts = urlsplit(str(url))
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+class SourceClient:
+    """One long-lived HTTP client for all sources (build it once, in the entry point).
+
+    Args:
+        timeout: httpx timeouts (connect/read/write/pool).
+        limits: Connection pool limits.
+        retry: Retry policy.
+        max_bytes: Default response size cap in decoded bytes.
+        total_timeout: Deadline in seconds for one attempt, body included.
+        sleep: Awaitable sleep, injectable so tests do not wait.
+        rand: Source of jitter in [0, 1), injectable for deterministic tests.
+        user_agent: ``User-Agent`` header.
+        transport: Optional httpx transport (tests, proxies).
+    """
+
+    def __init__(
+        self,
+        *,
+        timeout: httpx.Timeout | None = None,
+        limits: httpx.Limits | None = None,
+        retry: RetryPolicy | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        total_timeout: float = 300.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rand: Callable[[], float] = random.random,
+        user_agent: str = USER_AGENT,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.retry = retry or RetryPolicy()
+        self.max_bytes = max_bytes
+        self.total_timeout = total_timeout
+        self._sleep = sleep
+        self._rand = rand
+        self._client = httpx.AsyncClient(
+            timeout=timeout or httpx.Timeout(30.0, connect=10.0),
+            limits=limits or httpx.Limits(max_connections=10, max_keepalive_connections=5),
+            headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"},
+            follow_redirects=True,
+            max_redirects=5,
+            transport=transport,
+        )
+
+    async def __aenter__(self) -> SourceClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the pooled connections."""
+        await self._client.aclose()
+
+    async def get(
+        self,
+        url: str,
+        *,
+        source: str | None = None,
+        params: Params = None,
+        headers: Mapping[str, str] | None = None,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        expect: Expect = "bytes",
+        max_bytes: int | None = None,
+    ) -> FetchResult:
+        """GET ``url`` with retries, a size cap and optional conditional headers.
+
+        Args:
+            url: Absolute URL.
+            source: Source key, for messages and logs.
+            params: Query parameters (a list of pairs allows repeated keys like ``expand[]``).
+            headers: Extra headers (API keys belong here, never in the URL).
+            etag: Send ``If-None-Match`` with this value.
+            last_modified: Send ``If-Modified-Since`` with this value.
+            expect: ``"json"`` rejects an HTML page or a non-JSON body right here.
+            max_bytes: Size cap for this request (defaults to the client's).
+
+        Returns:
+            The result; ``not_modified`` is true on 304 (and ``content`` is empty).
+
+        Raises:
+            SourceUnavailableError: Network failure, timeouts, 4xx, or 5xx/429 after all retries.
+            SourceTooLargeError: Body larger than the cap.
+            SourceFormatError: ``expect="json"`` and the body is HTML or not JSON.
+        """
+        request_headers = dict(headers or {})
+        if etag:
+            request_headers["If-None-Match"] = etag
+        if last_modified:
+            request_headers["If-Modified-Since"] = last_modified
+        if expect == "json":
+            request_headers.setdefault("Accept", "application/json")
+        cap = max_bytes or self.max_bytes
+        shown = _safe_url(url)
+        last: _Retry | None = None
+        for attempt in range(1, self.retry.attempts + 1):
+            try:
+                async with asyncio.timeout(self.total_timeout):
+                    result = await self._attempt(url, params, request_headers, cap, source)
+            except _Retry as exc:
+                last = exc
+            except TimeoutError:
+                last = _Retry(f"no complete response within {self.total_timeout:g} s")
+            else:
+                if expect == "json" and not result.not_modified:
+                    result.json(source=source)  # validate early; adapters decode again cheaply
+                return result
+            if last.retry_after is not None and last.retry_after > self.retry.max_retry_after:
+                raise SourceUnavailableError(
+                    f"{last.reason}; server asks to retry after {last.retry_after:.0f} s",
+                    source=source,
+                    status=last.status,
+                    retry_after=last.retry_after,
+                )
+            if attempt == self.retry.attempts:
+                break
+            delay = (
+                last.retry_after
+                if last.retry_after is not None
+                else self.retry.backoff(attempt, self._rand())
+            )
+            log.warning(
+                "%s: GET %s failed (%s); retry %d/%d in %.1f s",
+                source or "http",
+                shown,
+                last.reason,
+                attempt,
+                self.retry.attempts - 1,
+                delay,
+            )
+            await self._sleep(delay)
+        assert last is not None
+        raise SourceUnavailableError(
+            f"{last.reason} after {self.retry.attempts} attempts",
+            source=source,
+            status=last.status,
+            retry_after=last.retry_after,
+        )
+
+    async def _attempt(
+        self,
+        url: str,
+        params: Params,
+        headers: dict[str, str],
+        cap: int,
+        source: str | None,
+    ) -> FetchResult:
+        try:
+            async with self._client.stream("GET", url, params=params, headers=headers) as response:
+                status = response.status_code
+                if status == 304:
+                    return FetchResult(str(response.url), status, b"", response.headers, True)
+                if status in RETRYABLE_STATUS:
+                    raise _Retry(
+                        f"HTTP {status}",
+                        status=status,
+                        retry_after=parse_retry_after(response.headers.get("retry-after")),
+                    )
+                if status >= 400:
+                    raise SourceUnavailableError(
+                        f"HTTP {status} from {_safe_url(response.url)}",
+                        source=source,
+                        status=status,
+                    )
+                declared = response.headers.get("content-length")
+                if declared and declared.isdigit() and int(declared) > cap:
+                    raise SourceTooLargeError(
+                        f"response of {int(declared)} bytes exceeds the {cap} byte cap",
+                        source=source,
+                    )
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > cap:
+                        raise SourceTooLargeError(
+                            f"response exceeds the {cap} byte cap", source=source
+                        )
+                    chunks.append(chunk)
+                return FetchResult(str(response.url), status, b"".join(chunks), response.headers)
+        except httpx.TimeoutException as exc:
+            raise _Retry(f"timeout ({type(exc).__name__})") from exc
+        except httpx.TransportError as exc:  # connect errors, resets, protocol errors
+            raise _Retry(f"network error ({type(exc).__name__})") from exc
+        except httpx.TooManyRedirects as exc:
+            raise SourceUnavailableError("too many redirects", source=source) from exc
+        except httpx.DecodingError as exc:
+            raise SourceFormatError("response body could not be decoded", source=source) from exc
+        except httpx.InvalidURL as exc:
+            raise SourceUnavailableError("invalid URL", source=source) from exc
+        except httpx.HTTPError as exc:
+            raise SourceUnavailableError(
+                f"HTTP error ({type(exc).__name__})", source=source
+            ) from exc
