@@ -32,6 +32,21 @@ def find_benchmark(session: Session, text: str) -> t.Benchmark:
     raise NotFoundError(f"no benchmark {text.strip()[:60]!r}", suggest(text, choices))
 
 
+def all_benchmarks(session: Session) -> list[t.Benchmark]:
+    """Every benchmark, tracked ones first, then by key."""
+    query = select(t.Benchmark).order_by(t.Benchmark.tracked.desc(), t.Benchmark.key)  # type: ignore[attr-defined]
+    return list(session.exec(query))
+
+
+def model_aliases(session: Session) -> list[tuple[str, str, str]]:
+    """(normalized alias, model name, slug) for every alias."""
+    query = select(t.ModelAlias.alias, t.Model.name, t.Model.slug).join(
+        t.Model,
+        t.Model.id == t.ModelAlias.model_id,  # type: ignore[arg-type]
+    )
+    return [(alias, name, slug) for alias, name, slug in session.exec(query)]
+
+
 def benchmark_names(session: Session) -> dict[str, str]:
     """Normalized name or alias → display name, for autocomplete and suggestions."""
     choices: dict[str, str] = {}

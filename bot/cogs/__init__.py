@@ -1,0 +1,7 @@
+"""The bot's command groups, one cog each."""
+
+from __future__ import annotations
+
+from bot.cogs.data import DataCog
+
+COGS = (DataCog,)

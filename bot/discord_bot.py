@@ -1,0 +1,125 @@
+"""The Discord bot: a typed ``commands.Bot`` whose tree owns error replies.
+
+Commands live in ``bot/cogs`` (one cog per slash group); they parse, call one ``Answers``
+method in a worker thread, render an embed (and a chart) and reply once. Command registration
+is explicit (``gapwatch sync``), never on start.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+from sqlalchemy.exc import OperationalError
+
+from bot.answers import Answers
+from bot.choices import ChoiceCache, benchmark_choices, model_choices, prediction_choices
+from bot.interaction import NO_MENTIONS, send_error
+from frontier.errors import InputError
+
+log = logging.getLogger(__name__)
+
+ADMIN_REFUSAL = "You need the Manage Server permission to change this server's alerts."
+
+
+class GapwatchTree(app_commands.CommandTree):
+    """Turns every command error into one useful ephemeral message; logs the unexpected."""
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        original = getattr(error, "original", error)
+        if isinstance(original, InputError):
+            message = str(original)
+        elif isinstance(error, app_commands.NoPrivateMessage):
+            message = "This command works only in a server."
+        elif isinstance(error, app_commands.MissingPermissions | app_commands.CheckFailure):
+            message = ADMIN_REFUSAL
+        elif isinstance(error, app_commands.TransformerError):
+            message = f"{error.value!r} is not a valid value for this option."
+        elif isinstance(original, OperationalError):
+            log.warning("database unavailable during /%s", _command_name(interaction))
+            message = "The database is unavailable right now; please try again in a minute."
+        else:
+            log.error(
+                "command /%s failed (user %s, guild %s)",
+                _command_name(interaction),
+                interaction.user.id,
+                interaction.guild_id,
+                exc_info=original,
+            )
+            message = "Something went wrong answering that; the error is logged."
+        await send_error(interaction, message)
+
+
+def _command_name(interaction: discord.Interaction) -> str:
+    command = interaction.command
+    return command.qualified_name if command is not None else "?"
+
+
+class GapwatchBot(commands.Bot):
+    """The bot: holds the answer service and the autocomplete caches.
+
+    Args:
+        answers: The answer service (the store behind it).
+        **options: Further ``discord.Client`` options (tests pass ``guild_ready_timeout``).
+    """
+
+    def __init__(self, answers: Answers, **options: Any) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            allowed_mentions=NO_MENTIONS,
+            tree_cls=GapwatchTree,
+            help_command=None,
+            **options,
+        )
+        self.answers = answers
+        self.benchmark_names: ChoiceCache = benchmark_choices(answers.engine)
+        self.model_names: ChoiceCache = model_choices(answers.engine)
+        self.prediction_codes: ChoiceCache = prediction_choices(answers.engine)
+
+    async def setup_hook(self) -> None:
+        from bot.cogs import COGS
+
+        for cog in COGS:
+            await self.add_cog(cog(self))
+
+    async def on_ready(self) -> None:
+        log.info("connected as %s to %d servers", self.user, len(self.guilds))
+
+
+def build_bot(answers: Answers, **options: Any) -> GapwatchBot:
+    """The bot with every cog (added on login)."""
+    return GapwatchBot(answers, **options)
+
+
+async def serve(runtime: Any) -> None:
+    """Run the bot until it is closed (the token comes from the runtime's settings)."""
+    from bot.discord_endpoint import configure_discord_endpoint
+
+    settings = runtime.settings
+    configure_discord_endpoint(settings.discord_api_base, settings.discord_gateway_url)
+    bot = build_bot(runtime.answers)
+    token = settings.discord_token.get_secret_value()
+    async with bot:
+        await bot.start(token)
+
+
+async def sync_commands(answers: Answers, token: str, guild_id: int | None) -> list[str]:
+    """Register the slash commands (guild-scoped for development, else global); no gateway."""
+    bot = build_bot(answers)
+    async with bot:
+        await bot.login(token)
+        if guild_id is not None:
+            guild = discord.Object(guild_id)
+            bot.tree.copy_global_to(guild=guild)
+            synced = await bot.tree.sync(guild=guild)
+        else:
+            synced = await bot.tree.sync()
+    return [command.name for command in synced]

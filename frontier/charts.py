@@ -1,0 +1,867 @@
+"""Charts of the answer objects, as PNG bytes for a Discord attachment.
+
+Every chart is a pure function of one answer object. It uses matplotlib's object API with the
+Agg canvas and never ``pyplot``: each call builds its own ``Figure``, sets every style on its own
+artists instead of in ``rcParams``, and writes into a ``BytesIO``, so renders share no global
+state and may run in worker threads (matplotlib docs, "Embed in a web application server").
+
+Figures are 8 × 4.67 in at 150 dpi: 1200 × 700 px, the width Discord scales an embed image
+down from, with text sized to stay legible once scaled. Colours are from the Okabe–Ito palette
+(Okabe & Ito 2008, "Color Universal Design"), readable by the common forms of colour blindness,
+on a white figure so the chart reads the same on Discord's dark and light themes.
+
+Names and labels come from upstream data, so every text is cleaned first: control and
+formatting characters (zero-width spaces, bidi overrides, newlines) are dropped, characters
+the font cannot draw become "?", ``$`` cannot start mathtext, and long names are cut with "…".
+An input with nothing to plot gives a "no data" chart rather than an error.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import cache
+
+from matplotlib import dates as mdates
+from matplotlib import font_manager, ft2font
+from matplotlib.artist import Artist
+from matplotlib.axes import Axes
+from matplotlib.backend_bases import RendererBase
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.path import Path
+from matplotlib.text import Annotation, Text
+from matplotlib.ticker import MaxNLocator
+from matplotlib.transforms import Bbox
+
+from frontier.fits import FitRanking, RankedFit
+from frontier.gap import GapReport
+from frontier.lag import CatchUp, LagReport, OpenLag
+from frontier.types import Citation, Score
+
+FIGSIZE = (8.0, 14 / 3)  # inches: 1200 × 700 px at DPI
+DPI = 150
+
+# Okabe–Ito palette (Okabe & Ito 2008): distinguishable under protanopia, deuteranopia and
+# tritanopia, and dark enough to read on white.
+PROPRIETARY_COLOR = "#D55E00"  # vermillion
+OPEN_COLOR = "#0072B2"  # blue
+BAND_COLOR = "#009E73"  # bluish green
+KV_COLOR = "#E69F00"  # orange
+OVERHEAD_COLOR = "#999999"  # grey
+INK = "#222222"
+MUTED = "#666666"
+GRID = "#E4E4E4"
+BACKGROUND = "white"
+
+TITLE_SIZE = 13
+SUBTITLE_SIZE = 9
+AXIS_SIZE = 9
+TICK_SIZE = 8.5
+LABEL_SIZE = 7.5
+FOOTER_SIZE = 7
+
+NAME_LIMIT = 24
+"""Longest model name drawn next to a point, in characters; longer names end in "…"."""
+
+MIN_DAYS = 180
+"""Fewest days a dated axis spans, so a single date gets monthly ticks, not daily ones."""
+
+MIN_SCORE_SPAN = 10.0
+"""Fewest score points the frontier panel spans, so one point is not blown up to fill it."""
+
+MAX_LAG_ROWS = 20
+"""Most proprietary records a lag chart shows (the newest), for the same reason."""
+
+MAX_FIT_ROWS = 20
+"""Most models a fits chart shows: more bars than this would be unreadable at Discord size."""
+
+_FONT_FAMILY = "DejaVu Sans"  # bundled with matplotlib, so every install draws the same glyphs
+
+
+@dataclass(frozen=True)
+class _Label:
+    """A text to place next to a data point, on its preferred side (+1 above, −1 below)."""
+
+    x: float
+    y: float
+    text: str
+    color: str
+    side: int
+
+
+# Offsets in points (dx, dy, horizontal alignment), nearest first: three alignments on each of
+# four tiers. A rising step line leaves its point's upper left and lower right empty, so those
+# come first. A label that collides with another, leaves the axes or crosses a line tries the
+# next, so labels of close changes alternate between tiers instead of piling up.
+_TIERS = (6, 17, 28, 39)
+_ABOVE = tuple(
+    (dx, dy, ha) for dy in _TIERS for dx, ha in ((-5, "right"), (0, "center"), (5, "left"))
+)
+_BELOW = tuple(
+    (dx, -dy, ha) for dy in _TIERS for dx, ha in ((5, "left"), (0, "center"), (-5, "right"))
+)
+
+
+# --- text -----------------------------------------------------------------------------------
+
+
+@cache
+def _drawable() -> frozenset[int]:
+    """Code points the chart font has glyphs for (missing ones would warn at draw time)."""
+    path = font_manager.findfont(font_manager.FontProperties(family=_FONT_FAMILY))
+    return frozenset(ft2font.FT2Font(path).get_charmap())
+
+
+def clean_text(text: str, limit: int = NAME_LIMIT) -> str:
+    """Make untrusted text safe and short enough to draw.
+
+    Args:
+        text: A name or label from upstream data.
+        limit: Most characters to keep; a longer text is cut and ends in "…".
+
+    Returns:
+        The text without control or formatting characters, with glyphs the font lacks shown
+        as "?", runs of whitespace collapsed, and ``$`` escaped so it is never mathtext.
+    """
+    drawable = _drawable()
+    kept = []
+    for char in unicodedata.normalize("NFC", text):
+        category = unicodedata.category(char)
+        if category.startswith("Z") or char in "\t\n\r":
+            kept.append(" ")
+        elif not category.startswith("C"):
+            kept.append(char if ord(char) in drawable else "?")
+    short = " ".join("".join(kept).split())
+    if len(short) > limit:
+        short = short[: limit - 1].rstrip() + "…"
+    return short.replace("$", r"\$") or "?"
+
+
+def _signed(value: float) -> str:
+    """``+2.1`` or ``−2.1`` (a true minus sign), one decimal."""
+    return f"{value:+.1f}".replace("-", "−")
+
+
+def _score_text(score: Score) -> str:
+    approx = "~" if score.approximate else ""
+    return f"{clean_text(score.model_name)} {approx}{score.value:g}"
+
+
+def _short_label(citation: Citation) -> str:
+    """A source's name without its details: the label up to its first ", " or " (".
+
+    Labels read like "Market Accurate report, 2026-01-03 (v0.1), The Frontier Gap › MMLU";
+    the footer needs only "Market Accurate report".
+    """
+    head = re.split(r", | \(", citation.label, maxsplit=1)[0]
+    return clean_text(head if len(head) >= 3 else citation.label, 32)
+
+
+def _sources(citations: Iterable[Citation], limit: int = 4) -> str:
+    """The distinct sources (by key), by short label, in order of first appearance."""
+    labels: dict[str, str] = {}
+    for citation in citations:
+        labels.setdefault(citation.source, _short_label(citation))
+    shown = list(labels.values())[:limit]
+    more = len(labels) - len(shown)
+    return ", ".join(shown) + (f" +{more} more" if more else "")
+
+
+# --- figure scaffolding ---------------------------------------------------------------------
+
+
+def _figure() -> Figure:
+    figure = Figure(figsize=FIGSIZE, dpi=DPI, facecolor=BACKGROUND)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _png(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI, facecolor=BACKGROUND)
+    return buffer.getvalue()
+
+
+def _header(figure: Figure, title: str, subtitle: str) -> None:
+    figure.text(0.015, 0.965, title, size=TITLE_SIZE, weight="bold", color=INK, va="top")
+    figure.text(0.015, 0.905, subtitle, size=SUBTITLE_SIZE, color=MUTED, va="top")
+
+
+def _footer(figure: Figure, left: str) -> None:
+    figure.text(0.015, 0.018, left, size=FOOTER_SIZE, color=MUTED, va="bottom")
+    figure.text(0.985, 0.018, "gapwatch", size=FOOTER_SIZE, color=MUTED, va="bottom", ha="right")
+
+
+def _style_axes(ax: Axes) -> None:
+    ax.set_facecolor(BACKGROUND)
+    ax.grid(True, color=GRID, linewidth=0.8)
+    ax.set_axisbelow(True)
+    ax.tick_params(labelsize=TICK_SIZE, colors=INK, length=3)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    for side in ("left", "bottom"):
+        ax.spines[side].set_color("#AAAAAA")
+
+
+def _date_axis(ax: Axes) -> None:
+    locator = mdates.AutoDateLocator(minticks=4, maxticks=9)
+    ax.xaxis.set_major_locator(locator)
+    # Every tick names its year: the formatter's offset text would collide with the footer.
+    formats = ["%Y", "%b %Y", "%d %b %Y", "%H:%M", "%H:%M", "%S.%f"]
+    formatter = mdates.ConciseDateFormatter(
+        locator, formats=formats, zero_formats=["", *formats[:-1]], show_offset=False
+    )
+    ax.xaxis.set_major_formatter(formatter)
+
+
+def _x_limits(ax: Axes, first: date, last: date, right_share: float = 0.03) -> None:
+    """Span ``first`` to ``last`` with a margin; a short span is centred in ``MIN_DAYS``."""
+    days = (last - first).days
+    pad = timedelta(days=max(days * 0.03, (MIN_DAYS - days) / 2) + 10)
+    ax.set_xlim(_num(first - pad), _num(last + pad + timedelta(days=days * right_share)))
+
+
+def _no_data(title: str, message: str) -> bytes:
+    figure = _figure()
+    _header(figure, clean_text(title, 80), "gapwatch chart")
+    figure.text(0.5, 0.5, clean_text(message, 110), size=12, color=MUTED, ha="center")
+    _footer(figure, "No data to plot")
+    return _png(figure)
+
+
+def _row_font(count: int) -> float:
+    """Row label size: smaller once rows get too thin for the tick size."""
+    return TICK_SIZE if count <= 12 else LABEL_SIZE
+
+
+def _num(day: date) -> float:
+    return float(mdates.date2num(day))
+
+
+# --- label placement ------------------------------------------------------------------------
+
+
+def _place_labels(
+    ax: Axes, labels: Sequence[_Label], obstacles: list[Bbox], lines: Sequence[Path]
+) -> None:
+    """Annotate each point on its least crowded offset, keeping clear of earlier labels."""
+    renderer = ax.figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    frame = ax.get_window_extent(renderer)
+    for label in labels:
+        leader = {"arrowstyle": "-", "color": label.color, "linewidth": 0.7, "shrinkB": 4}
+        note = ax.annotate(
+            label.text,
+            (label.x, label.y),
+            xytext=(0, 0),
+            textcoords="offset points",
+            size=LABEL_SIZE,
+            color=label.color,
+            annotation_clip=False,
+            arrowprops=leader,
+        )
+        offset = _best_offset(note, label.side, renderer, frame, obstacles, lines)
+        obstacles.append(_try(note, offset, renderer))
+        _leader_line(note, offset)
+
+
+def _best_offset(
+    note: Annotation,
+    side: int,
+    renderer: RendererBase,
+    frame: Bbox,
+    obstacles: Sequence[Bbox],
+    lines: Sequence[Path],
+) -> tuple[float, float, str]:
+    """The first uncrowded candidate offset for ``note``, else the least crowded one."""
+    preferred, other = (_ABOVE, _BELOW) if side > 0 else (_BELOW, _ABOVE)
+    best: tuple[float, tuple[float, float, str]] | None = None
+    for candidate in (*preferred, *other):
+        cost = _crowding(_try(note, candidate, renderer), frame, obstacles, lines)
+        if cost == 0:
+            return candidate
+        if best is None or cost < best[0]:
+            best = (cost, candidate)
+    assert best is not None
+    return best[1]
+
+
+def _try(note: Annotation, offset: tuple[float, float, str], renderer: RendererBase) -> Bbox:
+    """Move ``note`` to ``offset`` and return its text's box there (leader line excluded)."""
+    dx, dy, ha = offset
+    note.xyann = (dx, dy)
+    note.set_horizontalalignment(ha)
+    note.set_verticalalignment("bottom" if dy > 0 else "top")
+    note.update_positions(renderer)
+    return Text.get_window_extent(note, renderer)
+
+
+def _leader_line(note: Annotation, offset: tuple[float, float, str]) -> None:
+    """Join a label moved past the first tier to its point, from the text's nearest corner."""
+    _, dy, ha = offset
+    if note.arrow_patch is None or note.arrowprops is None:
+        return
+    if abs(dy) <= _TIERS[0]:
+        note.arrow_patch.set_visible(False)
+        return
+    note.arrowprops["relpos"] = (
+        {"left": 0.0, "center": 0.5, "right": 1.0}[ha],
+        0.0 if dy > 0 else 1.0,
+    )
+
+
+def _crowding(box: Bbox, frame: Bbox, obstacles: Sequence[Bbox], lines: Sequence[Path]) -> float:
+    padded = box.expanded(1.08, 1.15)
+    inside = frame.containsx(box.x0) and frame.containsx(box.x1)
+    inside = inside and frame.containsy(box.y0) and frame.containsy(box.y1)
+    overlaps = sum(padded.overlaps(other) for other in obstacles)
+    crossings = sum(line.intersects_bbox(padded, filled=False) for line in lines)
+    return (0 if inside else 100) + 10 * overlaps + crossings
+
+
+def _marker_boxes(ax: Axes, points: Iterable[tuple[float, float]], radius: float) -> list[Bbox]:
+    boxes = []
+    for x, y in points:
+        px, py = ax.transData.transform((x, y))
+        boxes.append(Bbox.from_extents(px - radius, py - radius, px + radius, py + radius))
+    return boxes
+
+
+def _step_path(ax: Axes, xs: Sequence[float], ys: Sequence[float]) -> Path:
+    """A steps-post line in display coordinates, as drawn."""
+    vertices = []
+    for i, (x, y) in enumerate(zip(xs, ys, strict=True)):
+        if i:
+            vertices.append((x, ys[i - 1]))
+        vertices.append((x, y))
+    return Path(ax.transData.transform(vertices))
+
+
+# --- gap chart ------------------------------------------------------------------------------
+
+
+def _records(report: GapReport, open_weights: bool) -> list[Score]:
+    """One side's frontier records: its best score wherever it changes."""
+    records: list[Score] = []
+    for point in report.trajectory:
+        best = point.open if open_weights else point.proprietary
+        if best is not None and (not records or best != records[-1]):
+            records.append(best)
+    return records
+
+
+def gap_chart(report: GapReport) -> bytes:
+    """Draw both frontiers over time, with the gap and its threshold band below.
+
+    Args:
+        report: A gap report.
+
+    Returns:
+        A PNG of about 1200 × 700 px; a "no data" chart when the report has no trajectory.
+    """
+    name = clean_text(report.benchmark.name, 24)
+    if not report.trajectory:
+        return _no_data(
+            f"{name}: proprietary vs open-weights frontier",
+            f"No {name} scores as of {report.as_of.isoformat()}.",
+        )
+    figure = _figure()
+    grid = figure.add_gridspec(
+        2, 1, height_ratios=(3, 1.2), hspace=0.08, left=0.085, right=0.9, top=0.85, bottom=0.1
+    )
+    top = figure.add_subplot(grid[0])
+    bottom = figure.add_subplot(grid[1], sharex=top)
+    proprietary, open_ = _records(report, False), _records(report, True)
+    first = report.trajectory[0].date
+    for ax in (top, bottom):
+        _style_axes(ax)
+        _x_limits(ax, first, report.as_of)
+    _date_axis(bottom)
+    top.tick_params(labelbottom=False)
+    _frontier_limits(top, [s.value for s in (*proprietary, *open_)], report)
+    paths = [
+        _draw_frontier(top, proprietary, report.as_of, PROPRIETARY_COLOR),
+        _draw_frontier(top, open_, report.as_of, OPEN_COLOR),
+    ]
+    _legend(top, proprietary, open_)
+    obstacles = _marker_boxes(top, [(_num(s.available_on), s.value) for s in proprietary], 5)
+    obstacles += _marker_boxes(top, [(_num(s.available_on), s.value) for s in open_], 5)
+    _place_labels(top, _change_labels(proprietary, open_, report), obstacles, paths)
+    _draw_gap(bottom, report)
+    _header(figure, f"{name}: proprietary vs open-weights frontier", _gap_subtitle(report))
+    _footer(figure, f"Sources: {_sources(s.citation for s in (*proprietary, *open_))}")
+    return _png(figure)
+
+
+def _gap_subtitle(report: GapReport) -> str:
+    as_of = f"as of {report.as_of.isoformat()}"
+    if report.gap is None:
+        missing = "open-weights" if report.open is None else "proprietary"
+        return f"{as_of} · no gap yet: no {missing} score"
+    leader = {"proprietary": "proprietary leads", "open": "open weights lead", "tie": "tied"}
+    return f"{as_of} · gap now {_signed(report.gap)} pts, {leader[report.leader or 'tie']}"
+
+
+def _frontier_limits(ax: Axes, values: Sequence[float], report: GapReport) -> None:
+    low, high = min(values), max(values)
+    if high - low < MIN_SCORE_SPAN:  # one point, or a flat history: centre it
+        middle = (low + high) / 2
+        low, high = middle - MIN_SCORE_SPAN / 2, middle + MIN_SCORE_SPAN / 2
+    span = high - low
+    bottom, top = low - 0.1 * span, high + 0.2 * span  # room above for labels
+    if report.benchmark.higher_is_better:
+        bottom = max(bottom, 0.0)
+    ax.set_ylim(bottom, top)
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=8, steps=[1, 2, 5, 10]))
+    unit = " (%)" if report.benchmark.higher_is_better else " (lower is better)"
+    ax.set_ylabel(f"Best score{unit}", size=AXIS_SIZE, color=INK)
+
+
+def _draw_frontier(ax: Axes, records: Sequence[Score], as_of: date, color: str) -> Path:
+    """A side's best score as a step line to ``as_of``; hollow markers for approximate scores."""
+    if not records:
+        return Path([(0.0, 0.0)])
+    xs = [_num(s.available_on) for s in records] + [_num(as_of)]
+    ys = [s.value for s in records] + [records[-1].value]
+    ax.plot(xs, ys, drawstyle="steps-post", color=color, linewidth=2.2, solid_joinstyle="miter")
+    for approximate in (False, True):
+        chosen = [s for s in records if s.approximate == approximate]
+        ax.plot(
+            [_num(s.available_on) for s in chosen],
+            [s.value for s in chosen],
+            linestyle="none",
+            marker="o",
+            markersize=5.5,
+            markeredgewidth=1.6,
+            color=color,
+            markerfacecolor=BACKGROUND if approximate else color,
+            zorder=3,
+        )
+    return _step_path(ax, xs, ys)
+
+
+def _legend(ax: Axes, proprietary: Sequence[Score], open_: Sequence[Score]) -> None:
+    """A legend of the sides present, above the panel."""
+    line = {"linewidth": 2.2, "marker": "o", "markersize": 5}
+    handles = [
+        Line2D([], [], color=color, label=label, **line)
+        for records, color, label in (
+            (proprietary, PROPRIETARY_COLOR, "proprietary"),
+            (open_, OPEN_COLOR, "open weights"),
+        )
+        if records
+    ]
+    if any(s.approximate for s in (*proprietary, *open_)):
+        hollow = {"linestyle": "none", "marker": "o", "markerfacecolor": BACKGROUND}
+        handles.append(Line2D([], [], color=MUTED, label="approximate", **hollow))
+    _top_legend(ax, handles)
+
+
+def _top_legend(ax: Axes, handles: Sequence[Artist]) -> None:
+    """One row of legend entries right-aligned above the axes, where no data can be."""
+    ax.legend(
+        handles=handles,
+        loc="lower right",
+        bbox_to_anchor=(1.0, 1.0),
+        ncols=len(handles),
+        fontsize=LABEL_SIZE + 0.5,
+        frameon=False,
+        borderaxespad=0.3,
+        handlelength=1.8,
+        columnspacing=1.0,
+    )
+
+
+def _change_labels(
+    proprietary: Sequence[Score], open_: Sequence[Score], report: GapReport
+) -> list[_Label]:
+    """One label per frontier change; proprietary above its line, open below, when better is up."""
+    up = 1 if report.benchmark.higher_is_better else -1
+    sides = ((proprietary, PROPRIETARY_COLOR, up), (open_, OPEN_COLOR, -up))
+    labels = [
+        _Label(_num(s.available_on), s.value, _score_text(s), color, side)
+        for records, color, side in sides
+        for s in records
+    ]
+    return sorted(labels, key=lambda label: label.x)
+
+
+def _draw_gap(ax: Axes, report: GapReport) -> None:
+    """The gap as a step line over the ±threshold band, shaded by who leads."""
+    threshold = report.threshold
+    ax.axhspan(-threshold, threshold, color=BAND_COLOR, alpha=0.22, linewidth=0)
+    ax.axhline(0, color=MUTED, linewidth=0.8)
+    ax.set_ylabel("Gap (pts)", size=AXIS_SIZE, color=INK)
+    defined = [p for p in report.trajectory if p.gap is not None and p.date <= report.as_of]
+    if defined:
+        _gap_line(ax, [_num(p.date) for p in defined], [p.gap or 0.0 for p in defined], report)
+    else:
+        ax.set_ylim(-3 * threshold, 3 * threshold)
+        ax.text(
+            0.5,
+            0.5,
+            "no gap yet: one side has no score",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            size=AXIS_SIZE,
+            color=MUTED,
+            bbox={"facecolor": BACKGROUND, "edgecolor": "none", "pad": 2},
+        )
+    _gap_legend(ax, threshold)
+
+
+def _gap_line(ax: Axes, xs: list[float], gaps: list[float], report: GapReport) -> None:
+    xs, gaps = [*xs, _num(report.as_of)], [*gaps, gaps[-1]]
+    ax.plot(xs, gaps, drawstyle="steps-post", color=INK, linewidth=1.6)
+    for sign, color in ((1, PROPRIETARY_COLOR), (-1, OPEN_COLOR)):
+        ahead = [sign * gap > 0 for gap in gaps]
+        ax.fill_between(xs, gaps, 0, where=ahead, step="post", color=color, alpha=0.25, linewidth=0)
+    low, high = min(*gaps, -report.threshold), max(*gaps, report.threshold)
+    pad = 0.2 * (high - low)
+    ax.set_ylim(low - pad, high + pad)
+    # The value sits over the line's last step, on the side with more room.
+    dy = -5 if gaps[-1] > (low + high) / 2 else 5
+    ax.annotate(
+        f"now {_signed(gaps[-1])}",
+        (xs[-1], gaps[-1]),
+        xytext=(-2, dy),
+        textcoords="offset points",
+        ha="right",
+        va="top" if dy < 0 else "bottom",
+        size=LABEL_SIZE + 0.5,
+        weight="bold",
+        color=INK,
+    )
+
+
+def _gap_legend(ax: Axes, threshold: float) -> None:
+    """Name the band just right of the panel, level with it (the plot area stays clear)."""
+    ax.text(
+        1.008,
+        0.0,
+        f"±{threshold:g} pts\nparity",
+        transform=ax.get_yaxis_transform(),
+        ha="left",
+        va="center",
+        size=LABEL_SIZE,
+        color=BAND_COLOR,
+        weight="bold",
+        linespacing=1.1,
+    )
+
+
+# --- lag chart ------------------------------------------------------------------------------
+
+
+def lag_chart(report: LagReport) -> bytes:
+    """Draw each catch-up as a bar from the proprietary record to the open model that matched it.
+
+    Args:
+        report: A lag report.
+
+    Returns:
+        A PNG of about 1200 × 700 px: one row per proprietary record (the newest
+        ``MAX_LAG_ROWS``), oldest on top, with the lag in months and the matching open model
+        in a column on the right; records not matched yet run dashed to ``as_of``. A "no data"
+        chart when there are no records.
+    """
+    name = clean_text(report.benchmark.name, 24)
+    title = f"{name}: how long open weights took to catch up"
+    rows: list[CatchUp | OpenLag] = [*report.pairs, *report.open_lags]
+    if not rows:
+        return _no_data(title, f"No proprietary {name} records as of {report.as_of.isoformat()}.")
+    rows = sorted(rows, key=lambda row: row.closed.available_on)[-MAX_LAG_ROWS:]
+    figure = _figure()
+    ax = figure.add_axes((0.19, 0.14, 0.6, 0.66))
+    _lag_axes(ax, rows, report.as_of)
+    size = _row_font(len(rows))
+    for y, row in enumerate(rows):
+        _draw_lag_row(ax, y, row, report.as_of, size)
+    scores = [row.closed for row in rows] + [row.open for row in rows if isinstance(row, CatchUp)]
+    _lag_legend(ax, bool(report.open_lags), any(s.approximate for s in scores))
+    _header(figure, title, _lag_subtitle(report, len(rows)))
+    _footer(figure, f"Sources: {_sources(s.citation for s in scores)}")
+    return _png(figure)
+
+
+def _lag_axes(ax: Axes, rows: Sequence[CatchUp | OpenLag], as_of: date) -> None:
+    _style_axes(ax)
+    ax.grid(False, axis="y")
+    first = rows[0].closed.available_on
+    last = max([as_of, *(row.open.available_on for row in rows if isinstance(row, CatchUp))])
+    _x_limits(ax, first, last)
+    _date_axis(ax)
+    ax.set_ylim(len(rows) - 0.4, -0.7)
+    ax.set_yticks(range(len(rows)), [_score_text(row.closed) for row in rows])
+    ax.tick_params(axis="y", length=0, labelcolor=PROPRIETARY_COLOR, labelsize=_row_font(len(rows)))
+    ax.axvline(_num(as_of), color=MUTED, linewidth=0.8, linestyle=":")
+    ax.annotate(
+        "as of",
+        (_num(as_of), 1.0),
+        xycoords=("data", "axes fraction"),
+        xytext=(0, -2),
+        textcoords="offset points",
+        ha="center",
+        va="top",
+        size=LABEL_SIZE,
+        color=MUTED,
+        bbox={"facecolor": BACKGROUND, "edgecolor": "none", "pad": 1},
+    )
+    ax.annotate(
+        "matched by",
+        (1.0, 1.0),
+        xycoords="axes fraction",
+        xytext=(8, 0),
+        textcoords="offset points",
+        ha="left",
+        va="top",
+        size=LABEL_SIZE,
+        color=MUTED,
+    )
+
+
+def _lag_subtitle(report: LagReport, shown: int) -> str:
+    parts = [f"as of {report.as_of.isoformat()}"]
+    if report.mean_months is not None:
+        count = len(report.pairs)
+        parts.append(f"mean lag {report.mean_months:.1f} months over {count} catch-ups")
+    if report.open_lags:
+        parts.append(f"{len(report.open_lags)} not matched yet")
+    total = len(report.pairs) + len(report.open_lags)
+    if shown < total:
+        parts.append(f"newest {shown} of {total} shown")
+    if report.skipped:
+        parts.append(f"{len(report.skipped)} records already covered, not shown")
+    return " · ".join(parts)
+
+
+def _draw_lag_row(ax: Axes, y: int, row: CatchUp | OpenLag, as_of: date, size: float) -> None:
+    start = _num(row.closed.available_on)
+    _lag_marker(ax, start, y, row.closed, PROPRIETARY_COLOR)
+    if isinstance(row, CatchUp):
+        end = _num(row.open.available_on)
+        ax.plot([start, end], [y, y], color=OPEN_COLOR, linewidth=3, solid_capstyle="butt")
+        _lag_marker(ax, end, y, row.open, OPEN_COLOR)
+        months, who, color = f"{row.months:.1f} mo", _score_text(row.open), OPEN_COLOR
+    else:
+        end = _num(as_of)
+        ax.plot([start, end], [y, y], color=MUTED, linewidth=2.2, linestyle=(0, (4, 2.5)))
+        months, who, color = f"≥ {row.months:.1f} mo", "not matched yet", MUTED
+    ax.annotate(
+        months,
+        ((start + end) / 2, y),
+        xytext=(0, 4),
+        textcoords="offset points",
+        ha="center",
+        va="bottom",
+        size=size,
+        weight="bold",
+        color=INK,
+    )
+    # The matching open model sits in a column right of the plot, level with its row, so
+    # names never run into the "as of" line or each other.
+    ax.annotate(
+        who,
+        (1.0, y),
+        xycoords=("axes fraction", "data"),
+        xytext=(8, 0),
+        textcoords="offset points",
+        ha="left",
+        va="center",
+        size=size,
+        color=color,
+        annotation_clip=False,
+    )
+
+
+def _lag_marker(ax: Axes, x: float, y: int, score: Score, color: str) -> None:
+    face = BACKGROUND if score.approximate else color
+    ax.plot(
+        [x],
+        [y],
+        marker="o",
+        markersize=6,
+        markeredgewidth=1.6,
+        color=color,
+        markerfacecolor=face,
+        linestyle="none",
+        zorder=3,
+    )
+
+
+def _lag_legend(ax: Axes, any_open: bool, any_approximate: bool) -> None:
+    dot = {"linestyle": "none", "marker": "o", "markersize": 6}
+    handles = [
+        Line2D([], [], color=PROPRIETARY_COLOR, label="proprietary record", **dot),
+        Line2D([], [], color=OPEN_COLOR, label="first open model to match it", **dot),
+    ]
+    if any_open:
+        handles.append(Line2D([], [], color=MUTED, linestyle=(0, (4, 2.5)), label="not matched"))
+    if any_approximate:
+        hollow = {**dot, "markerfacecolor": BACKGROUND}
+        handles.append(Line2D([], [], color=MUTED, label="approximate", **hollow))
+    _top_legend(ax, handles)
+
+
+# --- fits chart -----------------------------------------------------------------------------
+
+
+def fits_chart(ranking: FitRanking) -> bytes:
+    """Draw the memory each ranked model needs, stacked by part, against the budget.
+
+    Args:
+        ranking: A fit ranking; its first ``MAX_FIT_ROWS`` models are drawn, in its order.
+
+    Returns:
+        A PNG of about 1200 × 700 px: one bar per model (weights, KV cache, overhead) and a
+        column with its quantization, total and score; models over the budget are hatched
+        and marked. A "no data" chart when the ranking is empty.
+    """
+    budget = ranking.budget_gib
+    title = f"Open-weights models that fit {budget:g} GiB"
+    rows = ranking.fits[:MAX_FIT_ROWS]
+    if not rows:
+        return _no_data(title, f"No open-weights model fits {budget:g} GiB at these settings.")
+    figure = _figure()
+    size = _row_font(len(rows))
+    names = [clean_text(row.report.model_name, 28) for row in rows]
+    left = _text_width(figure, names, size) / figure.bbox.width + 0.03
+    ax = figure.add_axes((left, 0.12, 0.77 - left, 0.68))
+    _fits_axes(ax, rows, names, size, budget)
+    for y, row in enumerate(rows):
+        _draw_fit_row(ax, y, row, size)
+    _fits_legend(ax, any(not row.report.fits for row in rows))
+    _header(figure, title, _fits_subtitle(ranking))
+    _footer(figure, _fits_footer(ranking, rows))
+    return _png(figure)
+
+
+def _text_width(figure: Figure, texts: Sequence[str], size: float) -> float:
+    """The widest of ``texts`` in pixels, as the chart font draws them."""
+    renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    font = font_manager.FontProperties(family=_FONT_FAMILY, size=size)
+    return max(renderer.get_text_width_height_descent(t, font, ismath=False)[0] for t in texts)
+
+
+def _fits_axes(
+    ax: Axes, rows: Sequence[RankedFit], names: Sequence[str], size: float, budget: float
+) -> None:
+    _style_axes(ax)
+    ax.grid(False, axis="y")
+    ax.set_xlim(0, max(budget, *(row.report.estimate.total_gib for row in rows)) * 1.06)
+    ax.set_ylim(len(rows) - 0.45, -1.1)
+    ax.set_xlabel("Memory (GiB)", size=AXIS_SIZE, color=INK)
+    ax.set_yticks(range(len(rows)), names)
+    ax.tick_params(axis="y", length=0, labelsize=size)
+    for label, row in zip(ax.get_yticklabels(), rows, strict=True):
+        label.set_color(INK if row.report.fits else PROPRIETARY_COLOR)
+    ax.axvline(budget, color=INK, linewidth=1.4, linestyle=(0, (5, 3)))
+    ax.annotate(
+        f"{budget:g} GiB budget",
+        (budget, -0.72),
+        xytext=(-4, 0),
+        textcoords="offset points",
+        ha="right",
+        va="center",
+        size=LABEL_SIZE,
+        weight="bold",
+        color=INK,
+    )
+    for offset, ha, heading in _FIT_COLUMNS:
+        ax.annotate(
+            heading,
+            (1.0, -0.72),
+            xycoords=("axes fraction", "data"),
+            xytext=(offset, 0),
+            textcoords="offset points",
+            ha=ha,
+            va="center",
+            size=LABEL_SIZE,
+            color=MUTED,
+            annotation_clip=False,
+        )
+
+
+# The table right of the bars: (offset in points from the axes' right edge, alignment, heading).
+_FIT_COLUMNS = ((8, "left", "quant"), (88, "right", "memory"), (118, "right", "score"))
+
+
+def _draw_fit_row(ax: Axes, y: int, row: RankedFit, size: float) -> None:
+    estimate, fits = row.report.estimate, row.report.fits
+    parts = (
+        (estimate.weights_gib, OPEN_COLOR),
+        (estimate.kv_cache_gib, KV_COLOR),
+        (estimate.overhead_gib, OVERHEAD_COLOR),
+    )
+    left = 0.0
+    for width, color in parts:
+        ax.barh(
+            y,
+            width,
+            left=left,
+            height=0.66,
+            color=color,
+            alpha=1 if fits else 0.4,
+            hatch=None if fits else "///",
+            edgecolor=BACKGROUND if fits else PROPRIETARY_COLOR,
+            linewidth=0.6,
+        )
+        left += width
+    approx = "" if estimate.kv_exact else "≈"
+    cells = (
+        estimate.quant.name,
+        f"{approx}{estimate.total_gib:.1f} GiB",
+        "–" if row.score is None else f"{row.score.value:g}",
+    )
+    for (offset, ha, _), cell in zip(_FIT_COLUMNS, cells, strict=True):
+        ax.annotate(
+            cell,
+            (1.0, y),
+            xycoords=("axes fraction", "data"),
+            xytext=(offset, 0),
+            textcoords="offset points",
+            ha=ha,
+            va="center",
+            size=size,
+            color=INK if fits else PROPRIETARY_COLOR,
+            annotation_clip=False,
+        )
+
+
+def _fits_legend(ax: Axes, any_over: bool) -> None:
+    handles = [
+        Patch(color=OPEN_COLOR, label="weights"),
+        Patch(color=KV_COLOR, label="KV cache"),
+        Patch(color=OVERHEAD_COLOR, label="overhead"),
+    ]
+    if any_over:
+        handles.append(
+            Patch(
+                facecolor=BACKGROUND, edgecolor=PROPRIETARY_COLOR, hatch="///", label="over budget"
+            )
+        )
+    _top_legend(ax, handles)
+
+
+def _fits_subtitle(ranking: FitRanking) -> str:
+    parts = [f"{ranking.context:,}-token context", f"{ranking.min_bits:g}-bit or better"]
+    if len(ranking.fits) > MAX_FIT_ROWS:
+        parts.append(f"top {MAX_FIT_ROWS} of {len(ranking.fits)}")
+    return " · ".join(parts)
+
+
+def _fits_footer(ranking: FitRanking, rows: Sequence[RankedFit]) -> str:
+    citations = [row.score.citation for row in rows if row.score]
+    parts = [f"Scores: {_sources(citations)}"] if citations else []
+    if any(not row.report.estimate.kv_exact for row in rows):
+        parts.append("≈ KV cache estimated (architecture unknown)")
+    if ranking.unsized:
+        parts.append(f"{len(ranking.unsized)} without a parameter count left out")
+    return " · ".join(parts)

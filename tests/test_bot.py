@@ -1,0 +1,179 @@
+"""The real bot (discord.py on the wire) against the Discord API emulator, on both databases."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import date
+
+import discord
+import pytest_asyncio
+
+from bot.answers import Answers
+from bot.discord_bot import GapwatchBot, build_bot
+from tests.discord_emulator import DiscordEmulator, running_client
+
+pytest_plugins = ("tests.discord_emulator.fixtures",)
+
+TODAY = date(2026, 12, 4)
+MANAGE_GUILD = 1 << 5
+EPHEMERAL = 64
+
+
+@pytest_asyncio.fixture
+async def bot(
+    engine, discord_emulator: DiscordEmulator, discord_client_options: dict[str, object]
+) -> AsyncIterator[GapwatchBot]:
+    """The product's bot, ready, commands synced globally and to the emulator's guild."""
+    client = build_bot(Answers(engine, today=lambda: TODAY), **discord_client_options)
+    async with running_client(client, discord_emulator.token):
+        await client.tree.sync()
+        guild = discord.Object(discord_emulator.guild_id)
+        client.tree.copy_global_to(guild=guild)
+        await client.tree.sync(guild=guild)
+        yield client
+
+
+def fields(embed: dict) -> dict[str, str]:
+    return {f["name"]: f["value"] for f in embed.get("fields", [])}
+
+
+async def test_synced_schema_lists_every_command(
+    bot: GapwatchBot, discord_emulator: DiscordEmulator
+) -> None:
+    stored = {c["name"]: c for c in discord_emulator.commands(None)}
+    assert {"gap", "lag", "dashboard", "fits", "model", "leaderboard", "about"} <= set(stored)
+    gap = stored["gap"]
+    assert gap["description"].startswith("Best proprietary vs best open-weights score")
+    assert [
+        (o["name"], o.get("required", False), o.get("autocomplete", False)) for o in gap["options"]
+    ] == [
+        ("benchmark", True, True),
+        ("as_of", False, False),
+    ]
+    assert gap["integration_types"] == [0, 1]
+    assert sorted(gap["contexts"]) == [0, 1, 2]
+
+
+async def test_gap_answers_with_embed_sources_and_a_png_chart(
+    bot: GapwatchBot, discord_emulator: DiscordEmulator
+) -> None:
+    handle = await discord_emulator.send_command("gap", {"benchmark": "mmlu"})
+    callback = await handle.wait_for_callback()
+    assert callback.elapsed < 3.0
+    assert callback.type == 5  # deferred before the chart
+    [message] = await handle.wait_for_followups(1)
+    embed = message.embeds[0]
+    assert embed["title"] == "MMLU: open-weights leads by 2.1 points"
+    values = fields(embed)
+    assert "DeepSeek-R1" in values["Best open weights"]
+    assert "90.8%" in values["Best open weights"]
+    assert "Source: Market Accurate report" in values["Best open weights"]
+    assert "**-2.1** points" in values["Gap (proprietary − open)"]
+    assert embed["image"]["url"] == "attachment://gap.png"
+    assert message.files[0].is_png
+    assert len(message.files[0].data) > 10_000
+    request = discord_emulator.requests_to("POST", "/webhooks/*")[-1]
+    assert request.json["allowed_mentions"] == {"parse": []}
+
+
+async def test_typo_gets_an_ephemeral_suggestion(
+    bot: GapwatchBot, discord_emulator: DiscordEmulator
+) -> None:
+    handle = await discord_emulator.send_command("gap", {"benchmark": "mmul"})
+    callback = await handle.wait_for_callback()
+    assert callback.type == 4
+    assert callback.flags & EPHEMERAL
+    assert "no benchmark 'mmul' — did you mean MMLU" in callback.embeds[0]["description"]
+
+
+async def test_bad_date_and_negative_vram_are_refused_clearly(
+    bot: GapwatchBot, discord_emulator: DiscordEmulator
+) -> None:
+    date_handle = await discord_emulator.send_command("gap", {"benchmark": "mmlu", "as_of": "soon"})
+    vram_handle = await discord_emulator.send_command("fits", {"vram_gb": -4})
+    for handle, text in (
+        (date_handle, "as_of must be a date like 2024-06-01"),
+        (vram_handle, "VRAM must be a positive number of GiB"),
+    ):
+        callback = await handle.wait_for_callback()
+        assert callback.flags & EPHEMERAL
+        assert text in callback.embeds[0]["description"]
+
+
+async def test_autocomplete_is_fuzzy_and_bounded(
+    bot: GapwatchBot, discord_emulator: DiscordEmulator
+) -> None:
+    bench = await discord_emulator.send_autocomplete(
+        "gap", {"benchmark": "mmul"}, focused="benchmark"
+    )
+    callback = await bench.wait_for_callback()
+    assert callback.type == 8
+    assert callback.choices[0]["value"] == "mmlu"
+    model = await discord_emulator.send_autocomplete("model", {"name": "lama 3.1"}, focused="name")
+    choices = (await model.wait_for_callback()).choices
+    assert 1 <= len(choices) <= 25
+    assert any(c["value"] == "llama-3.1-70b" for c in choices)
+    empty = await discord_emulator.send_autocomplete("model", {"name": ""}, focused="name")
+    assert len((await empty.wait_for_callback()).choices) == 25
+
+
+async def test_fits_one_model_disagrees_with_the_report(
+    bot: GapwatchBot, discord_emulator: DiscordEmulator
+) -> None:
+    handle = await discord_emulator.send_command(
+        "fits", {"model": "llama-3.1-70b", "quant": "Q4_K_M"}
+    )
+    callback = await handle.wait_for_callback()
+    memory = fields(callback.embeds[0])["Memory"]
+    assert "**does not fit** 24 GiB" in memory
+    assert "Q4_K_M (4.89 bits/weight)" in memory
+
+
+async def test_fits_list_pages_with_buttons_for_its_owner_only(
+    bot: GapwatchBot, discord_emulator: DiscordEmulator
+) -> None:
+    handle = await discord_emulator.send_command("fits", {"vram_gb": 400})
+    callback = await handle.wait_for_callback()
+    first = callback.embeds[0]
+    assert first["footer"]["text"].startswith("gapwatch · page 1/")
+    message = handle.original
+    assert message is not None
+    next_id = message.custom_ids()[1]
+    stranger = discord_emulator.add_user("mallory")
+    refused = await discord_emulator.click_button(message, next_id, user_id=stranger)
+    refusal = await refused.wait_for_callback()
+    assert refusal.flags & EPHEMERAL
+    assert "Only the person who asked" in refusal.content
+    click = await discord_emulator.click_button(message, next_id)
+    assert (await click.wait_for_callback()).type == 7
+    assert message.embeds[0]["footer"]["text"].startswith("gapwatch · page 2/")
+
+
+async def test_read_only_commands_work_in_dms(
+    bot: GapwatchBot, discord_emulator: DiscordEmulator
+) -> None:
+    handle = await discord_emulator.send_command("dashboard", dm=True)
+    callback = await handle.wait_for_callback()
+    names = [f["name"] for f in callback.embeds[0]["fields"]]
+    assert names == ["GSM8K", "HumanEval", "MMLU"]
+
+
+async def test_model_leaderboard_lag_about(
+    bot: GapwatchBot, discord_emulator: DiscordEmulator
+) -> None:
+    model = await discord_emulator.send_command("model", {"name": "DeepSeek-R1-32B"})
+    card = (await model.wait_for_callback()).embeds[0]
+    assert card["title"] == "DeepSeek-R1-Distill-Qwen-32B"
+    assert "open weights" in card["description"]
+    board = await discord_emulator.send_command(
+        "leaderboard", {"benchmark": "gsm8k", "open_only": True, "limit": 3}
+    )
+    ranking = fields((await board.wait_for_callback()).embeds[0])["Ranking"]
+    assert ranking.splitlines()[0].startswith("1. **DeepSeek-R1** 97.3%")
+    lag = await discord_emulator.send_command("lag", {"benchmark": "mmlu"})
+    await lag.wait_for_callback()
+    [lag_message] = await lag.wait_for_followups(1)
+    assert "months" in lag_message.embeds[0]["title"]
+    assert lag_message.files[0].is_png
+    about = await discord_emulator.send_command("about")
+    assert "gapwatch" in (await about.wait_for_callback()).embeds[0]["title"]
