@@ -17,10 +17,19 @@ from db import queries
 from db.dataset import stored_version
 from db.engine import session_scope
 from frontier import types as f
+from frontier.audit import AuditReport, audit
 from frontier.errors import InputError
 from frontier.fits import FitRanking, FitReport, fit_report, models_that_fit
 from frontier.gap import Dashboard, GapReport, dashboard, gap_report
 from frontier.lag import LagReport, lag_report
+from frontier.predictions import (
+    PredictionData,
+    PredictionDef,
+    PredictionVerdict,
+    TrackRecord,
+    evaluate,
+    track_record,
+)
 
 VERSION = "0.1.0"
 
@@ -86,6 +95,31 @@ class Leaderboard:
     open_only: bool
     rows: tuple[f.Score, ...]
     total: int
+
+
+@dataclass(frozen=True)
+class PredictionAnswer:
+    """A prediction's definition and its live verdict."""
+
+    prediction: PredictionDef
+    verdict: PredictionVerdict
+    stored_status: str
+    resolved_on: date | None
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    """One source's health for /sources."""
+
+    key: str
+    name: str
+    kind: str
+    url: str | None
+    licence: str | None
+    last_polled_at: datetime | None
+    last_success_at: datetime | None
+    last_error: str | None
+    consecutive_failures: int
 
 
 class Answers:
@@ -216,6 +250,77 @@ class Answers:
         return Leaderboard(
             queries.to_benchmark(row), when, open_only, tuple(scores[:limit]), len(scores)
         )
+
+    def _prediction_data(self, session) -> PredictionData:  # type: ignore[no-untyped-def]
+        benchmarks, scores = queries.scores_by_benchmark(session)
+        models = {spec.slug: spec for spec in queries.model_specs(session)}
+        return PredictionData(benchmarks, scores, models, tuple(queries.attestations(session)))
+
+    def prediction(self, code: str) -> PredictionAnswer:
+        """One prediction evaluated against the data now, with its evidence."""
+        with session_scope(self.engine) as session:
+            row = queries.find_prediction(session, code)
+            definition = queries.to_prediction_def(session, row)
+            verdict = evaluate(definition, self._prediction_data(session), today=self.today())
+            return PredictionAnswer(definition, verdict, row.status, row.resolved_on)
+
+    def predictions(self) -> list[PredictionAnswer]:
+        """Every prediction evaluated now."""
+        with session_scope(self.engine) as session:
+            data = self._prediction_data(session)
+            answers = []
+            for row in queries.predictions(session):
+                definition = queries.to_prediction_def(session, row)
+                verdict = evaluate(definition, data, today=self.today())
+                answers.append(PredictionAnswer(definition, verdict, row.status, row.resolved_on))
+            return answers
+
+    def trackrecord(self) -> TrackRecord:
+        """How the predictions have fared: resolved, hits, misses, hit rate."""
+        return track_record([answer.verdict for answer in self.predictions()])
+
+    def audit(self) -> AuditReport:
+        """The report's figures against what the definitions compute from its own data."""
+        from db.report import (
+            REPORT_PUBLISHED_ON,
+            quant_rows,
+            report_figures,
+            training_cost_rows,
+        )
+
+        with session_scope(self.engine) as session:
+            own = queries.seed_source_keys(session)
+            benchmarks, scores = queries.scores_by_benchmark(session, sources=own)
+            models = {spec.slug: spec for spec in queries.model_specs(session)}
+        return audit(
+            report_figures(),
+            benchmarks=benchmarks,
+            scores=scores,
+            models=models,
+            quant_rows=quant_rows(),
+            training_costs=training_cost_rows(),
+            published_on=REPORT_PUBLISHED_ON,
+            budget_gib=self.vram_gib,
+            context=self.context,
+        )
+
+    def sources(self) -> list[SourceStatus]:
+        """Each source's last poll, last success and last error."""
+        with session_scope(self.engine) as session:
+            return [
+                SourceStatus(
+                    s.key,
+                    s.name,
+                    s.kind,
+                    s.url,
+                    s.licence,
+                    s.last_polled_at,
+                    s.last_success_at,
+                    s.last_error,
+                    s.consecutive_failures,
+                )
+                for s in queries.sources(session)
+            ]
 
     def about(self) -> AboutAnswer:
         """Version, data freshness and store contents."""

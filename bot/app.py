@@ -44,9 +44,14 @@ def make_answers(engine: Engine, settings: Settings) -> Answers:
 def sources_config(settings: Settings) -> SourcesConfig:
     """The sources' plain configuration from the settings."""
     key = settings.artificial_analysis_api_key
+    enabled = (
+        {} if settings.sources_enabled is None else {"enabled": frozenset(settings.sources_enabled)}
+    )
     return SourcesConfig(
         hf_authors=tuple(settings.hf_organizations),
         artificial_analysis_key=key.get_secret_value() if key else None,
+        base_urls=dict(settings.source_base_urls),
+        **enabled,
     )
 
 

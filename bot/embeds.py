@@ -6,12 +6,22 @@ from collections.abc import Iterable, Sequence
 
 import discord
 
-from bot.answers import AboutAnswer, FitAnswer, FitListAnswer, Leaderboard, ModelCard
+from bot.answers import (
+    AboutAnswer,
+    FitAnswer,
+    FitListAnswer,
+    Leaderboard,
+    ModelCard,
+    PredictionAnswer,
+    SourceStatus,
+)
 from bot.safe_text import EMBED_FIELDS, FIELD_VALUE, FOOTER, clean, cut
 from bot.text import fmt_points, gap_headline
+from frontier.audit import AuditReport
 from frontier.fits import FitReport
 from frontier.gap import Dashboard, GapReport
 from frontier.lag import LagReport
+from frontier.predictions import TrackRecord
 from frontier.types import Citation, Score
 
 COLOR_OPEN = discord.Colour(0x1B9E77)
@@ -333,3 +343,124 @@ def _distinct(citations: Iterable[Citation]) -> list[Citation]:
 def total_chars(embeds: Sequence[discord.Embed]) -> int:
     """Characters Discord counts across embeds of one message (limit 6,000)."""
     return sum(len(e) for e in embeds)
+
+
+STATUS_COLOURS = {
+    "hit": COLOR_OPEN,
+    "miss": COLOR_ERROR,
+    "at risk": COLOR_WARNING,
+    "needs review": COLOR_WARNING,
+}
+
+
+def prediction_embed(answer: PredictionAnswer) -> discord.Embed:
+    """A prediction, its live verdict, the evidence with sources."""
+    p, v = answer.prediction, answer.verdict
+    days = (
+        f"{v.days_to_verification} days to go"
+        if v.days_to_verification >= 0
+        else f"{-v.days_to_verification} days ago"
+    )
+    resolved = f" (resolved {v.resolved_on})" if v.resolved and v.resolved_on else ""
+    embed = discord.Embed(
+        title=cut(f"{p.code} — {clean(p.title, 120)}: {v.status}{resolved}", 256),
+        description=cut(clean(v.summary, 4000), 4000),
+        colour=STATUS_COLOURS.get(v.status, COLOR_NEUTRAL),
+    )
+    add_field(embed, "Claim", clean(p.claim, 1000))
+    add_field(embed, "Threshold", clean(p.threshold, 1000))
+    add_field(embed, "Verification date", f"{p.verification_date} ({days}); data as of {v.as_of}")
+    lines = []
+    for e in v.evidence[:12]:
+        citation = e.citation or (e.score.citation if e.score else None)
+        source = f" — {clean(citation.label, 80)}" if citation else ""
+        lines.append(f"• {clean(e.text, 200)}{source}")
+    if len(v.evidence) > 12:
+        lines.append(f"… and {len(v.evidence) - 12} more (console: /prediction show {p.code})")
+    add_field(embed, "Evidence", "\n".join(lines) or "none yet")
+    if v.criteria:
+        add_field(
+            embed, "Attested criteria", "\n".join(f"• {clean(str(c), 200)}" for c in v.criteria)
+        )
+    add_field(embed, "What would change it", clean(v.what_would_change_it, 1000))
+    add_field(embed, "Source of the claim", clean(p.citation.label, 300))
+    return footer(embed, "/subscribe prediction to be told when it resolves")
+
+
+def predictions_embed(answers: Sequence[PredictionAnswer]) -> discord.Embed:
+    """Every prediction and its status."""
+    embed = discord.Embed(title="Predictions", colour=COLOR_NEUTRAL)
+    for a in answers:
+        add_field(
+            embed,
+            f"{a.prediction.code} — {a.verdict.status}",
+            f"{clean(a.prediction.title, 100)} · due {a.prediction.verification_date}\n"
+            f"{clean(a.verdict.summary, 600)}",
+        )
+    return footer(embed, "evaluated live against the data · /prediction show <code>")
+
+
+def trackrecord_embed(record: TrackRecord) -> discord.Embed:
+    """Resolved, hits, misses, hit rate."""
+    rate = f"{record.hit_rate:.0%}" if record.hit_rate is not None else "n/a (none resolved)"
+    embed = discord.Embed(
+        title="Track record",
+        description=(
+            f"{record.resolved} resolved — {record.hits} hit, {record.misses} missed · hit rate "
+            f"{rate} · {record.pending} open · {record.needs_review} need review"
+        ),
+        colour=COLOR_NEUTRAL,
+    )
+    lines = [
+        f"{v.code}: {v.status}" + (f" on {v.resolved_on}" if v.resolved and v.resolved_on else "")
+        for v in record.verdicts
+    ]
+    add_field(embed, "Predictions", "\n".join(lines) or "none")
+    return footer(embed, "a prediction resolves on its verification date, or earlier when settled")
+
+
+def audit_embed(report: AuditReport, *, page: int = 0, per_page: int = 8) -> discord.Embed:
+    """One page of the audit, disagreements first."""
+    ordered = sorted(
+        report.items, key=lambda i: ("disagrees", "agrees", "not checkable").index(i.verdict)
+    )
+    pages = max(1, -(-len(ordered) // per_page))
+    page = min(max(page, 0), pages - 1)
+    counts = " · ".join(f"{n} {verdict}" for verdict, n in report.counts.items())
+    embed = discord.Embed(
+        title="Audit of the analyst report (Market Accurate, 2026-01-03)",
+        description=f"Every figure it states, against what the arithmetic says: {counts}.",
+        colour=COLOR_WARNING if report.disagreements else COLOR_OPEN,
+    )
+    icon = {"agrees": "✅", "disagrees": "❌", "not checkable": "➖"}
+    for item in ordered[page * per_page : (page + 1) * per_page]:
+        computed = "—" if item.computed is None else f"{item.computed:g}"
+        add_field(
+            embed,
+            f"{icon[item.verdict]} {item.id}",
+            f"stated **{clean(item.stated.text, 120)}** · computed **{computed}**\n"
+            f"{clean(item.reason, 700)}",
+        )
+    return footer(embed, f"page {page + 1}/{pages}")
+
+
+def sources_embed(statuses: Sequence[SourceStatus]) -> discord.Embed:
+    """Each polled source's health; the dataset's references counted."""
+    embed = discord.Embed(title="Sources", colour=COLOR_NEUTRAL)
+    refs = 0
+    for s in statuses:
+        if s.kind == "reference":
+            refs += 1
+            continue
+        polled = s.last_polled_at.strftime("%Y-%m-%d %H:%M UTC") if s.last_polled_at else "never"
+        ok = s.last_success_at.strftime("%Y-%m-%d %H:%M UTC") if s.last_success_at else "never"
+        error = (
+            f"\nlast error: {clean(s.last_error, 300)} ({s.consecutive_failures} in a row)"
+            if s.last_error
+            else ""
+        )
+        add_field(embed, clean(s.name, 100), f"last poll {polled} · last success {ok}{error}")
+    add_field(
+        embed, "Bundled dataset", f"{refs} cited references (model cards, papers, the report)"
+    )
+    return footer(embed, "offline snapshots load on first start; live polls update them")

@@ -74,6 +74,38 @@ def console_commands() -> dict[str, CommandSpec]:
             ),
         ),
         CommandSpec(
+            name="prediction show",
+            description="A prediction evaluated live, with evidence and sources.",
+            answer=lambda answers, code: answers.prediction(code),
+            text=text.prediction_text,
+            options=(OptionSpec("code", str, "prediction code, e.g. OB-001", required=True),),
+            examples=("/prediction show OB-001",),
+        ),
+        CommandSpec(
+            name="prediction list",
+            description="Every tracked prediction and its status.",
+            answer=lambda answers: answers.predictions(),
+            text=text.predictions_text,
+        ),
+        CommandSpec(
+            name="prediction trackrecord",
+            description="How the predictions have fared: resolved, hits, misses.",
+            answer=lambda answers: answers.trackrecord(),
+            text=text.trackrecord_text,
+        ),
+        CommandSpec(
+            name="audit",
+            description="The analyst report's figures against what the arithmetic says.",
+            answer=lambda answers: answers.audit(),
+            text=text.audit_text,
+        ),
+        CommandSpec(
+            name="sources",
+            description="Each source's last poll, last success and last error.",
+            answer=lambda answers: answers.sources(),
+            text=text.sources_text,
+        ),
+        CommandSpec(
             name="about",
             description="Version, data freshness and what the store holds.",
             answer=lambda answers: answers.about(),

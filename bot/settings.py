@@ -6,6 +6,7 @@ environment on import.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -24,8 +25,14 @@ class SettingsError(ValueError):
 class Settings(BaseSettings):
     """Every setting gapwatch reads; `.env.example` documents each one."""
 
+    # env_ignore_empty: a line left empty in .env (as in .env.example) means "not set",
+    # rather than an empty string that an int, list or dict setting cannot parse.
     model_config = SettingsConfigDict(
-        env_prefix="GAPWATCH_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="GAPWATCH_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        env_ignore_empty=True,
     )
 
     discord_token: SecretStr | None = Field(
@@ -59,6 +66,11 @@ class Settings(BaseSettings):
         ]
     )
     artificial_analysis_api_key: SecretStr | None = None
+    # Source key -> URL replacing the source's default (a mirror, or a local test server);
+    # JSON in the environment: GAPWATCH_SOURCE_BASE_URLS='{"epoch": "http://…/data.zip"}'.
+    source_base_urls: dict[str, str] = Field(default_factory=dict)
+    # Source keys to poll (JSON list); None: the default set of jobs.sources.SourcesConfig.
+    sources_enabled: list[str] | None = None
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = False
@@ -102,9 +114,15 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Build the settings, turning validation errors into one readable ``SettingsError``."""
     from pydantic import ValidationError
+    from pydantic_settings import SettingsError as UnparsableError
 
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
+    except UnparsableError as exc:
+        # A list or dict setting whose environment value is not JSON; name the variable.
+        field = re.search(r'field "(\w+)"', str(exc))
+        name = f"GAPWATCH_{field.group(1).upper()}" if field else "a setting"
+        raise SettingsError(f"invalid configuration — {name}: not valid JSON") from None
     except ValidationError as exc:
         problems = []
         for error in exc.errors():

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from bot.answers import AboutAnswer, FitAnswer, FitListAnswer, Leaderboard, ModelCard
+from bot.answers import (
+    AboutAnswer,
+    FitAnswer,
+    FitListAnswer,
+    Leaderboard,
+    ModelCard,
+    PredictionAnswer,
+    SourceStatus,
+)
+from frontier.audit import AuditReport
 from frontier.fits import FitReport
 from frontier.gap import Dashboard, GapReport
 from frontier.lag import LagReport
+from frontier.predictions import Evidence, TrackRecord
 from frontier.types import Score
 
 
@@ -248,4 +258,90 @@ def leaderboard_text(board: Leaderboard) -> str:
             f"  {number:>2}. {fmt_score(score)} [{side}] — {score.available_on.isoformat()}, "
             f"{score.citation.label}"
         )
+    return "\n".join(lines)
+
+
+def prediction_text(answer: PredictionAnswer) -> str:
+    """A prediction, its live verdict and the evidence with sources."""
+    p, v = answer.prediction, answer.verdict
+    when = (
+        f"{v.days_to_verification} days to go"
+        if v.days_to_verification >= 0
+        else f"{-v.days_to_verification} days ago"
+    )
+    lines = [
+        f"{p.code} — {p.title}: {v.status.upper()}"
+        + (f" (resolved {v.resolved_on})" if v.resolved and v.resolved_on else ""),
+        f"  Claim: {p.claim}",
+        f"  Threshold: {p.threshold}",
+        f"  Verification date: {p.verification_date} ({when}); data as of {v.as_of}",
+        f"  Verdict: {v.summary}",
+    ]
+    lines.extend(f"  Evidence: {e.text}" + _evidence_source(e) for e in v.evidence)
+    lines.extend(f"  Criterion: {c}" for c in v.criteria)
+    lines.append(f"  What would change it: {v.what_would_change_it}")
+    lines.extend(f"  Note: {n}" for n in v.notes)
+    lines.append(f"  Source of the claim: {p.citation.label}")
+    return "\n".join(lines)
+
+
+def _evidence_source(evidence: Evidence) -> str:
+    citation = evidence.citation or (evidence.score.citation if evidence.score else None)
+    return f" — source: {citation.label}" if citation else ""
+
+
+def predictions_text(answers: list[PredictionAnswer]) -> str:
+    """Every prediction with its status."""
+    lines = ["Predictions (evaluated live against the data):"]
+    for a in answers:
+        v = a.verdict
+        lines.append(
+            f"  {a.prediction.code} {v.status:<12} due {a.prediction.verification_date} — "
+            f"{a.prediction.title}: {v.summary}"
+        )
+    return "\n".join(lines)
+
+
+def trackrecord_text(record: TrackRecord) -> str:
+    """Resolved, hits, misses and hit rate."""
+    rate = f"{record.hit_rate:.0%}" if record.hit_rate is not None else "n/a (none resolved)"
+    lines = [
+        f"Track record: {record.resolved} resolved — {record.hits} hit, {record.misses} missed; "
+        f"hit rate {rate}; {record.pending} open, {record.needs_review} need review"
+    ]
+    for v in record.verdicts:
+        resolved = f" on {v.resolved_on}" if v.resolved and v.resolved_on else ""
+        lines.append(f"  {v.code}: {v.status}{resolved}")
+    return "\n".join(lines)
+
+
+def audit_text(report: AuditReport) -> str:
+    """Every figure the report states, checked."""
+    counts = ", ".join(f"{n} {verdict}" for verdict, n in report.counts.items())
+    lines = [f"Audit of the analyst report's figures: {counts}"]
+    for item in report.items:
+        computed = "—" if item.computed is None else f"{item.computed:g}"
+        lines.append(
+            f"  [{item.verdict}] {item.id}: stated {item.stated.text!s} vs computed {computed} — "
+            f"{item.reason}"
+        )
+    return "\n".join(lines)
+
+
+def sources_text(statuses: list[SourceStatus]) -> str:
+    """Each source's last poll, last success and last error."""
+    lines = ["Sources (polled, then the bundled dataset's references):"]
+    for s in statuses:
+        if s.kind == "reference":
+            continue
+        polled = s.last_polled_at.isoformat(timespec="minutes") if s.last_polled_at else "never"
+        ok = s.last_success_at.isoformat(timespec="minutes") if s.last_success_at else "never"
+        error = (
+            f"; last error: {s.last_error} ({s.consecutive_failures} in a row)"
+            if s.last_error
+            else ""
+        )
+        lines.append(f"  {s.key}: {s.name} — last poll {polled}, last success {ok}{error}")
+    refs = [s for s in statuses if s.kind == "reference"]
+    lines.append(f"  + {len(refs)} cited references of the bundled dataset (see docs/data.md)")
     return "\n".join(lines)

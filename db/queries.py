@@ -12,6 +12,7 @@ from db import tables as t
 from frontier import types as f
 from frontier.errors import NotFoundError
 from frontier.names import normalize_name, suggest
+from frontier.predictions import PredictionDef
 
 REPORT_SOURCE = "seed-report"
 
@@ -102,11 +103,16 @@ def to_score(spec: f.ModelSpec, bench: t.Benchmark, score: t.Score, source: t.So
 
 
 def headline_scores(
-    session: Session, benchmark: t.Benchmark, *, as_of: date | None = None
+    session: Session,
+    benchmark: t.Benchmark,
+    *,
+    as_of: date | None = None,
+    sources: Sequence[str] | None = None,
 ) -> list[f.Score]:
     """Each model's headline score on a benchmark: its most trusted source, canonical setting.
 
     Models whose openness is unknown are left out (they belong to neither frontier).
+    ``sources`` restricts the scores to those source keys (the audit reads the report alone).
     """
     query = (
         select(t.Score, t.Model, t.Source)
@@ -117,6 +123,8 @@ def headline_scores(
     )
     if as_of is not None:
         query = query.where(t.Score.available_on <= as_of)
+    if sources is not None:
+        query = query.where(t.Source.key.in_(list(sources)))  # type: ignore[attr-defined]
     canonical = {"", benchmark.canonical_setting or ""}
     best: dict[int, tuple[tuple[int, int, float], f.Score]] = {}
     for score, model, source in session.exec(query):
@@ -259,3 +267,75 @@ def counts(session: Session) -> dict[str, int]:
 def predictions(session: Session) -> Sequence[t.Prediction]:
     """All predictions, by code."""
     return list(session.exec(select(t.Prediction).order_by(t.Prediction.code)))
+
+
+def seed_source_keys(session: Session) -> list[str]:
+    """Keys of the bundled dataset's sources (the report and what it cites)."""
+    return list(session.exec(select(t.Source.key).where(t.Source.kind == "reference")))
+
+
+def scores_by_benchmark(
+    session: Session, *, sources: Sequence[str] | None = None
+) -> tuple[dict[str, f.Benchmark], dict[str, list[f.Score]]]:
+    """Every benchmark and its headline scores, keyed by benchmark key."""
+    benchmarks: dict[str, f.Benchmark] = {}
+    scores: dict[str, list[f.Score]] = {}
+    for row in all_benchmarks(session):
+        benchmarks[row.key] = to_benchmark(row)
+        scores[row.key] = headline_scores(session, row, sources=sources)
+    return benchmarks, scores
+
+
+def to_prediction_def(session: Session, row: t.Prediction) -> PredictionDef:
+    """A prediction row as the rules' input."""
+    source = session.get(t.Source, row.source_id) if row.source_id else None
+    label = f"{source.name}, {row.section}" if source and row.section else (row.section or "")
+    return PredictionDef(
+        code=row.code,
+        title=row.title,
+        claim=row.claim,
+        threshold=row.threshold,
+        verification_date=row.verification_date,
+        rule=row.rule,
+        params=row.params,
+        citation=f.Citation(source.key if source else "prediction", label or row.code),
+    )
+
+
+def find_prediction(session: Session, code: str) -> t.Prediction:
+    """A prediction by code (any case), or NotFoundError with suggestions."""
+    wanted = code.strip().upper()
+    rows = predictions(session)
+    for row in rows:
+        if row.code.upper() == wanted:
+            return row
+    choices = {normalize_name(r.code): r.code for r in rows}
+    raise NotFoundError(f"no prediction {code.strip()[:30]!r}", suggest(code, choices))
+
+
+def attestations(session: Session) -> list[f.Attestation]:
+    """Every attestation as the rules' input."""
+    query = select(t.Attestation, t.Prediction.code).join(
+        t.Prediction,
+        t.Prediction.id == t.Attestation.prediction_id,  # type: ignore[arg-type]
+    )
+    found = []
+    for att, code in session.exec(query):
+        model = session.get(t.Model, att.model_id) if att.model_id else None
+        found.append(
+            f.Attestation(
+                prediction=code,
+                criterion=att.criterion,
+                holds=att.holds,
+                statement=att.statement,
+                stated_on=att.stated_on,
+                citation=f.Citation("attestation", att.source_label, att.url),
+                model_slug=model.slug if model else None,
+            )
+        )
+    return found
+
+
+def sources(session: Session) -> list[t.Source]:
+    """Every source, polled ones first, then by key."""
+    return list(session.exec(select(t.Source).order_by(t.Source.kind, t.Source.key)))

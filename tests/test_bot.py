@@ -177,3 +177,50 @@ async def test_model_leaderboard_lag_about(
     assert lag_message.files[0].is_png
     about = await discord_emulator.send_command("about")
     assert "gapwatch" in (await about.wait_for_callback()).embeds[0]["title"]
+
+
+async def test_prediction_show_list_trackrecord(
+    bot: GapwatchBot, discord_emulator: DiscordEmulator
+) -> None:
+    show = await discord_emulator.send_command("prediction show", {"code": "av-003"})
+    embed = (await show.wait_for_callback()).embeds[0]
+    assert embed["title"].startswith("AV-003")
+    assert embed["title"].endswith("hit (resolved 2025-01-20)")
+    evidence = fields(embed)["Evidence"]
+    assert "DeepSeek-R1-Distill-Qwen-32B" in evidence
+    listing = await discord_emulator.send_command("prediction list")
+    names = [f["name"] for f in (await listing.wait_for_callback()).embeds[0]["fields"]]
+    assert [n.split(" — ")[0] for n in names] == ["AV-003", "OB-001", "OB-002", "OB-003"]
+    record = await discord_emulator.send_command("prediction trackrecord")
+    description = (await record.wait_for_callback()).embeds[0]["description"]
+    assert description.startswith("1 resolved — 1 hit, 0 missed")
+    unknown = await discord_emulator.send_command("prediction show", {"code": "OB-9"})
+    refusal = await unknown.wait_for_callback()
+    assert refusal.flags & EPHEMERAL
+    assert "did you mean OB-001" in refusal.embeds[0]["description"]
+    complete = await discord_emulator.send_autocomplete(
+        "prediction show", {"code": "ob-00"}, focused="code"
+    )
+    values = [c["value"] for c in (await complete.wait_for_callback()).choices]
+    assert values[:3] == ["OB-001", "OB-002", "OB-003"]
+
+
+async def test_audit_pages_disagreements_first(
+    bot: GapwatchBot, discord_emulator: DiscordEmulator
+) -> None:
+    handle = await discord_emulator.send_command("audit")
+    embed = (await handle.wait_for_callback()).embeds[0]
+    assert "9 disagrees" in embed["description"]
+    first = embed["fields"][0]
+    assert first["name"].startswith("❌")
+    text = " ".join(f["value"] for f in embed["fields"])
+    assert "22 GB" in text or "22" in text
+    assert handle.original is not None and len(handle.original.custom_ids()) == 2
+
+
+async def test_sources_lists_health(bot: GapwatchBot, discord_emulator: DiscordEmulator) -> None:
+    handle = await discord_emulator.send_command("sources")
+    embed = (await handle.wait_for_callback()).embeds[0]
+    assert fields(embed)["Bundled dataset"].endswith(
+        "cited references (model cards, papers, the report)"
+    )

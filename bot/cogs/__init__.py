@@ -3,5 +3,7 @@
 from __future__ import annotations
 
 from bot.cogs.data import DataCog
+from bot.cogs.info import InfoCog
+from bot.cogs.predictions import PredictionCog
 
-COGS = (DataCog,)
+COGS = (DataCog, PredictionCog, InfoCog)
