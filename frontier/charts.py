@@ -19,6 +19,7 @@ An input with nothing to plot gives a "no data" chart rather than an error.
 from __future__ import annotations
 
 import io
+import math
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -60,12 +61,12 @@ MUTED = "#666666"
 GRID = "#E4E4E4"
 BACKGROUND = "white"
 
-TITLE_SIZE = 13
-SUBTITLE_SIZE = 9
+TITLE_SIZE = 14
+SUBTITLE_SIZE = 9.5
 AXIS_SIZE = 9
-TICK_SIZE = 8.5
-LABEL_SIZE = 7.5
-FOOTER_SIZE = 7
+TICK_SIZE = 9
+LABEL_SIZE = 8.5
+FOOTER_SIZE = 7.5
 
 NAME_LIMIT = 24
 """Longest model name drawn next to a point, in characters; longer names end in "…"."""
@@ -94,19 +95,30 @@ class _Label:
     text: str
     color: str
     side: int
+    headline: bool = False  # a side's current best: always labelled, even in a crowd
 
 
-# Offsets in points (dx, dy, horizontal alignment), nearest first: three alignments on each of
-# four tiers. A rising step line leaves its point's upper left and lower right empty, so those
-# come first. A label that collides with another, leaves the axes or crosses a line tries the
-# next, so labels of close changes alternate between tiers instead of piling up.
-_TIERS = (6, 17, 28, 39)
-_ABOVE = tuple(
-    (dx, dy, ha) for dy in _TIERS for dx, ha in ((-5, "right"), (0, "center"), (5, "left"))
-)
-_BELOW = tuple(
-    (dx, -dy, ha) for dy in _TIERS for dx, ha in ((5, "left"), (0, "center"), (-5, "right"))
-)
+# Offsets in points (dx, dy, horizontal alignment). A rising step line leaves its point's
+# upper left and lower right empty, so those come first. A label tries the near tier on its
+# own side, then on the other side, then the far tier (joined to its point by a leader line);
+# so labels of close changes alternate between sides and tiers instead of piling up.
+_TIERS = (6, 17)
+_HEADLINE_TIERS = (*_TIERS, 28, 39)  # a headline may go further before it must overlap
+_OUTSIDE_COST = 100  # a label that leaves the axes
+_OVERLAP_COST = 10  # per label or marker it covers; a line crossed costs 1
+_UP = ((-5, "right"), (0, "center"), (5, "left"))
+_RELPOS = {"left": 0.0, "center": 0.5, "right": 1.0}  # where a leader line leaves the text
+_DOWN = ((5, "left"), (0, "center"), (-5, "right"))
+
+
+def _candidates(side: int, tiers: Sequence[int]) -> tuple[tuple[float, float, str], ...]:
+    """Offsets to try for a label whose preferred side is ``side`` (+1 above, −1 below)."""
+    up = tuple((dx, 1, ha) for dx, ha in _UP)
+    down = tuple((dx, -1, ha) for dx, ha in _DOWN)
+    order = (up, down) if side > 0 else (down, up)
+    return tuple(
+        (dx, sign * tier, ha) for tier in tiers for group in order for dx, sign, ha in group
+    )
 
 
 # --- text -----------------------------------------------------------------------------------
@@ -221,18 +233,20 @@ def _date_axis(ax: Axes) -> None:
     ax.xaxis.set_major_formatter(formatter)
 
 
-def _x_limits(ax: Axes, first: date, last: date, right_share: float = 0.03) -> None:
+def _x_limits(ax: Axes, first: date, last: date) -> None:
     """Span ``first`` to ``last`` with a margin; a short span is centred in ``MIN_DAYS``."""
     days = (last - first).days
     pad = timedelta(days=max(days * 0.03, (MIN_DAYS - days) / 2) + 10)
-    ax.set_xlim(_num(first - pad), _num(last + pad + timedelta(days=days * right_share)))
+    ax.set_xlim(_num(first - pad), _num(last + pad))
 
 
 def _no_data(title: str, message: str) -> bytes:
+    """A chart that says plainly there is nothing to plot, and why."""
     figure = _figure()
-    _header(figure, clean_text(title, 80), "gapwatch chart")
-    figure.text(0.5, 0.5, clean_text(message, 110), size=12, color=MUTED, ha="center")
-    _footer(figure, "No data to plot")
+    _header(figure, clean_text(title, 80), "")
+    figure.text(0.5, 0.56, "No data", size=18, weight="bold", color=MUTED, ha="center")
+    figure.text(0.5, 0.46, clean_text(message, 110), size=11, color=MUTED, ha="center")
+    _footer(figure, "")
     return _png(figure)
 
 
@@ -251,11 +265,13 @@ def _num(day: date) -> float:
 def _place_labels(
     ax: Axes, labels: Sequence[_Label], obstacles: list[Bbox], lines: Sequence[Path]
 ) -> None:
-    """Annotate each point on its least crowded offset, keeping clear of earlier labels."""
+    """Annotate each point on its least crowded offset; drop a label that would overlap.
+
+    Labels come in priority order, so the ones dropped in a crowd are the least important.
+    """
     renderer = ax.figure.canvas.get_renderer()  # type: ignore[attr-defined]
     frame = ax.get_window_extent(renderer)
     for label in labels:
-        leader = {"arrowstyle": "-", "color": label.color, "linewidth": 0.7, "shrinkB": 4}
         note = ax.annotate(
             label.text,
             (label.x, label.y),
@@ -264,32 +280,42 @@ def _place_labels(
             size=LABEL_SIZE,
             color=label.color,
             annotation_clip=False,
-            arrowprops=leader,
         )
-        offset = _best_offset(note, label.side, renderer, frame, obstacles, lines)
-        obstacles.append(_try(note, offset, renderer))
-        _leader_line(note, offset)
+        cost, offset = _best_offset(ax, note, label, renderer, frame, obstacles, lines)
+        if cost >= _OVERLAP_COST and not label.headline:  # a bare marker beats a text pile
+            note.remove()
+            continue
+        box = _try(note, offset, renderer)
+        obstacles.append(box)
+        leader = _leader(ax, label, box, offset)
+        if leader is not None:
+            _draw_leader(ax, leader, label.color)
+            obstacles.append(leader.get_extents())  # keep later labels off the line
 
 
 def _best_offset(
+    ax: Axes,
     note: Annotation,
-    side: int,
+    label: _Label,
     renderer: RendererBase,
     frame: Bbox,
     obstacles: Sequence[Bbox],
     lines: Sequence[Path],
-) -> tuple[float, float, str]:
-    """The first uncrowded candidate offset for ``note``, else the least crowded one."""
-    preferred, other = (_ABOVE, _BELOW) if side > 0 else (_BELOW, _ABOVE)
+) -> tuple[float, tuple[float, float, str]]:
+    """The first uncrowded candidate offset for ``note`` and its cost, else the least crowded."""
     best: tuple[float, tuple[float, float, str]] | None = None
-    for candidate in (*preferred, *other):
-        cost = _crowding(_try(note, candidate, renderer), frame, obstacles, lines)
+    for candidate in _candidates(label.side, _HEADLINE_TIERS if label.headline else _TIERS):
+        box = _try(note, candidate, renderer)
+        cost = _crowding(box, frame, obstacles, lines)
+        leader = _leader(ax, label, box, candidate)
+        if leader is not None:
+            cost += _OVERLAP_COST * sum(leader.intersects_bbox(o) for o in obstacles)
         if cost == 0:
-            return candidate
+            return cost, candidate
         if best is None or cost < best[0]:
             best = (cost, candidate)
     assert best is not None
-    return best[1]
+    return best
 
 
 def _try(note: Annotation, offset: tuple[float, float, str], renderer: RendererBase) -> Bbox:
@@ -302,18 +328,21 @@ def _try(note: Annotation, offset: tuple[float, float, str], renderer: RendererB
     return Text.get_window_extent(note, renderer)
 
 
-def _leader_line(note: Annotation, offset: tuple[float, float, str]) -> None:
-    """Join a label moved past the first tier to its point, from the text's nearest corner."""
+def _leader(ax: Axes, label: _Label, box: Bbox, offset: tuple[float, float, str]) -> Path | None:
+    """A far-tier label's leader line, in pixels: from the text's corner nearest the point to
+    just short of the point, so it does not run into its own marker."""
     _, dy, ha = offset
-    if note.arrow_patch is None or note.arrowprops is None:
-        return
     if abs(dy) <= _TIERS[0]:
-        note.arrow_patch.set_visible(False)
-        return
-    note.arrowprops["relpos"] = (
-        {"left": 0.0, "center": 0.5, "right": 1.0}[ha],
-        0.0 if dy > 0 else 1.0,
-    )
+        return None
+    start = (box.x0 + _RELPOS[ha] * box.width, box.y0 if dy > 0 else box.y1)
+    end = ax.transData.transform((label.x, label.y))
+    stop = (start[0] + 0.8 * (end[0] - start[0]), start[1] + 0.8 * (end[1] - start[1]))
+    return Path([start, stop])
+
+
+def _draw_leader(ax: Axes, leader: Path, color: str) -> None:
+    points = ax.transData.inverted().transform(leader.vertices)
+    ax.plot(points[:, 0], points[:, 1], color=color, linewidth=0.7, solid_capstyle="butt")
 
 
 def _crowding(box: Bbox, frame: Bbox, obstacles: Sequence[Bbox], lines: Sequence[Path]) -> float:
@@ -322,7 +351,7 @@ def _crowding(box: Bbox, frame: Bbox, obstacles: Sequence[Bbox], lines: Sequence
     inside = inside and frame.containsy(box.y0) and frame.containsy(box.y1)
     overlaps = sum(padded.overlaps(other) for other in obstacles)
     crossings = sum(line.intersects_bbox(padded, filled=False) for line in lines)
-    return (0 if inside else 100) + 10 * overlaps + crossings
+    return (0 if inside else _OUTSIDE_COST) + _OVERLAP_COST * overlaps + crossings
 
 
 def _marker_boxes(ax: Axes, points: Iterable[tuple[float, float]], radius: float) -> list[Bbox]:
@@ -347,11 +376,13 @@ def _step_path(ax: Axes, xs: Sequence[float], ys: Sequence[float]) -> Path:
 
 
 def _records(report: GapReport, open_weights: bool) -> list[Score]:
-    """One side's frontier records: its best score wherever it changes."""
+    """One side's frontier records: its best score wherever it changes (finite scores only)."""
     records: list[Score] = []
     for point in report.trajectory:
         best = point.open if open_weights else point.proprietary
-        if best is not None and (not records or best != records[-1]):
+        if best is None or not math.isfinite(best.value):
+            continue
+        if not records or best != records[-1]:
             records.append(best)
     return records
 
@@ -366,19 +397,19 @@ def gap_chart(report: GapReport) -> bytes:
         A PNG of about 1200 × 700 px; a "no data" chart when the report has no trajectory.
     """
     name = clean_text(report.benchmark.name, 24)
-    if not report.trajectory:
+    proprietary, open_ = _records(report, False), _records(report, True)
+    if not proprietary and not open_:
         return _no_data(
             f"{name}: proprietary vs open-weights frontier",
             f"No {name} scores as of {report.as_of.isoformat()}.",
         )
     figure = _figure()
     grid = figure.add_gridspec(
-        2, 1, height_ratios=(3, 1.2), hspace=0.08, left=0.085, right=0.9, top=0.85, bottom=0.1
+        2, 1, height_ratios=(3, 1.2), hspace=0.08, left=0.085, right=0.9, top=0.82, bottom=0.1
     )
     top = figure.add_subplot(grid[0])
     bottom = figure.add_subplot(grid[1], sharex=top)
-    proprietary, open_ = _records(report, False), _records(report, True)
-    first = report.trajectory[0].date
+    first = min(s.available_on for s in (*proprietary, *open_))
     for ax in (top, bottom):
         _style_axes(ax)
         _x_limits(ax, first, report.as_of)
@@ -481,28 +512,35 @@ def _top_legend(ax: Axes, handles: Sequence[Artist]) -> None:
 def _change_labels(
     proprietary: Sequence[Score], open_: Sequence[Score], report: GapReport
 ) -> list[_Label]:
-    """One label per frontier change; proprietary above its line, open below, when better is up."""
+    """One label per frontier change, most important first.
+
+    Proprietary labels go above their line and open ones below when higher is better. The
+    current best of each side comes first, so a crowd never drops the headline; the others
+    follow in date order.
+    """
     up = 1 if report.benchmark.higher_is_better else -1
     sides = ((proprietary, PROPRIETARY_COLOR, up), (open_, OPEN_COLOR, -up))
     labels = [
-        _Label(_num(s.available_on), s.value, _score_text(s), color, side)
+        _Label(_num(s.available_on), s.value, _score_text(s), color, side, s is records[-1])
         for records, color, side in sides
         for s in records
     ]
-    return sorted(labels, key=lambda label: label.x)
+    return sorted(labels, key=lambda label: (not label.headline, label.x))
 
 
 def _draw_gap(ax: Axes, report: GapReport) -> None:
     """The gap as a step line over the ±threshold band, shaded by who leads."""
-    threshold = report.threshold
+    threshold = report.threshold if math.isfinite(report.threshold) else 0.0
     ax.axhspan(-threshold, threshold, color=BAND_COLOR, alpha=0.22, linewidth=0)
     ax.axhline(0, color=MUTED, linewidth=0.8)
     ax.set_ylabel("Gap (pts)", size=AXIS_SIZE, color=INK)
-    defined = [p for p in report.trajectory if p.gap is not None and p.date <= report.as_of]
+    defined = [(_num(p.date), p.gap) for p in report.trajectory if _finite(p.gap)]
     if defined:
-        _gap_line(ax, [_num(p.date) for p in defined], [p.gap or 0.0 for p in defined], report)
+        _gap_line(
+            ax, [x for x, _ in defined], [g or 0.0 for _, g in defined], report.as_of, threshold
+        )
     else:
-        ax.set_ylim(-3 * threshold, 3 * threshold)
+        ax.set_ylim(-3 * max(threshold, 1.0), 3 * max(threshold, 1.0))
         ax.text(
             0.5,
             0.5,
@@ -517,13 +555,18 @@ def _draw_gap(ax: Axes, report: GapReport) -> None:
     _gap_legend(ax, threshold)
 
 
-def _gap_line(ax: Axes, xs: list[float], gaps: list[float], report: GapReport) -> None:
-    xs, gaps = [*xs, _num(report.as_of)], [*gaps, gaps[-1]]
+def _finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
+
+
+def _gap_line(ax: Axes, xs: list[float], gaps: list[float], as_of: date, threshold: float) -> None:
+    """The gap's step line to ``as_of``, shaded by who leads, with its value now."""
+    xs, gaps = [*xs, _num(as_of)], [*gaps, gaps[-1]]
     ax.plot(xs, gaps, drawstyle="steps-post", color=INK, linewidth=1.6)
     for sign, color in ((1, PROPRIETARY_COLOR), (-1, OPEN_COLOR)):
         ahead = [sign * gap > 0 for gap in gaps]
         ax.fill_between(xs, gaps, 0, where=ahead, step="post", color=color, alpha=0.25, linewidth=0)
-    low, high = min(*gaps, -report.threshold), max(*gaps, report.threshold)
+    low, high = min(*gaps, -threshold, -1.0), max(*gaps, threshold, 1.0)
     pad = 0.2 * (high - low)
     ax.set_ylim(low - pad, high + pad)
     # The value sits over the line's last step, on the side with more room.
@@ -733,7 +776,7 @@ def fits_chart(ranking: FitRanking) -> bytes:
     size = _row_font(len(rows))
     names = [clean_text(row.report.model_name, 28) for row in rows]
     left = _text_width(figure, names, size) / figure.bbox.width + 0.03
-    ax = figure.add_axes((left, 0.12, 0.77 - left, 0.68))
+    ax = figure.add_axes((left, 0.135, 0.75 - left, 0.665))
     _fits_axes(ax, rows, names, size, budget)
     for y, row in enumerate(rows):
         _draw_fit_row(ax, y, row, size)
@@ -756,7 +799,11 @@ def _fits_axes(
     _style_axes(ax)
     ax.grid(False, axis="y")
     ax.set_xlim(0, max(budget, *(row.report.estimate.total_gib for row in rows)) * 1.06)
-    ax.set_ylim(len(rows) - 0.45, -1.1)
+    # A header strip of _HEADER_PX above the first bar's slot, whatever the number of rows:
+    # h rows of a range of n + 0.05 + h rows over H px is _HEADER_PX when h = P(n + 0.05)/(H − P).
+    height = ax.get_window_extent().height
+    header = _HEADER_PX * (len(rows) + 0.05) / (height - _HEADER_PX)
+    ax.set_ylim(len(rows) - 0.45, -0.5 - header)
     ax.set_xlabel("Memory (GiB)", size=AXIS_SIZE, color=INK)
     ax.set_yticks(range(len(rows)), names)
     ax.tick_params(axis="y", length=0, labelsize=size)
@@ -765,11 +812,12 @@ def _fits_axes(
     ax.axvline(budget, color=INK, linewidth=1.4, linestyle=(0, (5, 3)))
     ax.annotate(
         f"{budget:g} GiB budget",
-        (budget, -0.72),
-        xytext=(-4, 0),
+        (budget, 1.0),
+        xycoords=("data", "axes fraction"),
+        xytext=(-4, -3),
         textcoords="offset points",
         ha="right",
-        va="center",
+        va="top",
         size=LABEL_SIZE,
         weight="bold",
         color=INK,
@@ -777,20 +825,22 @@ def _fits_axes(
     for offset, ha, heading in _FIT_COLUMNS:
         ax.annotate(
             heading,
-            (1.0, -0.72),
-            xycoords=("axes fraction", "data"),
-            xytext=(offset, 0),
+            (1.0, 1.0),
+            xycoords="axes fraction",
+            xytext=(offset, -3),
             textcoords="offset points",
             ha=ha,
-            va="center",
+            va="top",
             size=LABEL_SIZE,
             color=MUTED,
             annotation_clip=False,
         )
 
 
+_HEADER_PX = 22
+
 # The table right of the bars: (offset in points from the axes' right edge, alignment, heading).
-_FIT_COLUMNS = ((8, "left", "quant"), (88, "right", "memory"), (118, "right", "score"))
+_FIT_COLUMNS = ((8, "left", "quant"), (102, "right", "memory"), (134, "right", "score"))
 
 
 def _draw_fit_row(ax: Axes, y: int, row: RankedFit, size: float) -> None:
