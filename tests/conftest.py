@@ -160,8 +160,10 @@ def engine(db_url: str) -> Iterator[Engine]:
     eng.dispose()
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # type: ignore[no-untyped-def]
-    if _skipped_postgres:
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Say plainly, as the very last line, that the PostgreSQL half did not run."""
+    terminalreporter = config.pluginmanager.get_plugin("terminalreporter")
+    if _skipped_postgres and terminalreporter is not None:
         terminalreporter.write_line(
             f"NOTE: {len(_skipped_postgres)} PostgreSQL tests were SKIPPED: no server at "
             f"{make_url(POSTGRES_URL).render_as_string(hide_password=True)}. To run them, start "
