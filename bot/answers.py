@@ -7,19 +7,29 @@ layer and the console run them in a worker thread.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from db import queries
+from db import tables as t
 from db.dataset import stored_version
 from db.engine import session_scope
 from frontier import types as f
 from frontier.audit import AuditReport, audit
 from frontier.errors import InputError
-from frontier.fits import FitRanking, FitReport, fit_report, models_that_fit
+from frontier.fits import (
+    DEFAULT_MIN_BITS,
+    SEARCH_QUANTS,
+    FitRanking,
+    FitReport,
+    fit_report,
+    models_that_fit,
+)
 from frontier.gap import Dashboard, GapReport, dashboard, gap_report
 from frontier.lag import LagReport, lag_report
 from frontier.predictions import (
@@ -32,6 +42,33 @@ from frontier.predictions import (
 )
 
 VERSION = "0.1.0"
+
+FIT_LIST_LIMIT = 100
+"""Most models a fits list carries (ten pages of ten); its count still says how many fit."""
+
+FRONTIER_RULES = frozenset({"ob001_parity"})
+"""Prediction rules whose verdict reads only gap trajectories: each side's frontier records
+(``frontier_candidates``) decide them, so they need not load every headline score."""
+
+
+def max_params_within(budget_gib: float, min_bits: float) -> float:
+    """The most parameters (billions) whose weights alone fit ``budget_gib`` at the thinnest
+    format of at least ``min_bits``: no larger model can fit, whatever its KV cache."""
+    thinnest = min(
+        (q.bits_per_weight for q in SEARCH_QUANTS if q.nominal_bits >= min_bits), default=16.0
+    )
+    return budget_gib * 2**30 * 8 / thinnest / 1e9
+
+
+def _benchmarks_named(definition: PredictionDef) -> set[str] | None:
+    """The benchmark keys a prediction's parameters name; None if they name none."""
+    params = definition.params
+    keys = set()
+    if isinstance(params.get("benchmarks"), list):
+        keys |= {str(k) for k in params["benchmarks"]}
+    if isinstance(params.get("benchmark"), str):
+        keys.add(params["benchmark"])
+    return keys or None
 
 
 def utc_today() -> date:
@@ -60,10 +97,19 @@ class FitAnswer:
 
 @dataclass(frozen=True)
 class FitListAnswer:
-    """Open models that fit a budget, ranked by a benchmark."""
+    """Open models that fit a budget, ranked by a benchmark.
+
+    ``ranking.fits`` holds the best :data:`FIT_LIST_LIMIT` at most; ``total`` counts them all.
+    """
 
     ranking: FitRanking
     benchmark: f.Benchmark
+    total: int | None = None
+
+    @property
+    def count(self) -> int:
+        """How many open models fit, listed or not."""
+        return len(self.ranking.fits) if self.total is None else self.total
 
 
 @dataclass(frozen=True)
@@ -153,7 +199,7 @@ class Answers:
         when = as_of or self.today()
         with session_scope(self.engine) as session:
             row = queries.find_benchmark(session, benchmark)
-            scores = queries.headline_scores(session, row, as_of=when)
+            scores = queries.frontier_candidates(session, row, as_of=when)
             return gap_report(
                 queries.to_benchmark(row), scores, as_of=when, threshold=self.gap_threshold
             )
@@ -163,7 +209,7 @@ class Answers:
         when = as_of or self.today()
         with session_scope(self.engine) as session:
             row = queries.find_benchmark(session, benchmark)
-            scores = queries.headline_scores(session, row, as_of=when)
+            scores = queries.frontier_candidates(session, row, as_of=when)
             return lag_report(queries.to_benchmark(row), scores, as_of=when)
 
     def dashboard(self, as_of: date | None = None) -> Dashboard:
@@ -173,7 +219,7 @@ class Answers:
             reports = [
                 gap_report(
                     queries.to_benchmark(row),
-                    queries.headline_scores(session, row, as_of=when),
+                    queries.frontier_candidates(session, row, as_of=when),
                     as_of=when,
                     threshold=self.gap_threshold,
                 )
@@ -205,12 +251,56 @@ class Answers:
             if quant is not None:
                 raise InputError("quant applies to one model: give a model too, or leave it out")
             row = queries.find_benchmark(session, benchmark)
-            specs = queries.model_specs(session, open_only=True)
-            scores = {s.model_slug: s for s in queries.headline_scores(session, row)}
-            ranking = models_that_fit(
-                specs, scores, budget_gib=budget, context=tokens, kv_cache_type=kv_cache
+            return self._fit_list(session, row, budget, tokens, kv_cache)
+
+    def _fit_list(
+        self, session: Session, row: Any, budget: float, tokens: int, kv_cache: str
+    ) -> FitListAnswer:
+        """The open models that fit, best scored first, without estimating each model.
+
+        Models of one shape (size and architecture) need the same memory, so the estimate
+        runs once per shape; SQL orders the models by score and the list stops at
+        :data:`FIT_LIST_LIMIT` fitting ones. Only a model whose weights alone fit at the
+        thinnest acceptable format is read at all.
+        """
+        ceiling = max_params_within(budget, DEFAULT_MIN_BITS)
+        fitting: set[queries.Shape] = set()
+        total = 0
+        shapes = queries.open_model_shapes(session, max_params_b=ceiling)
+        # A nameless 1B model checks the inputs (budget, context, KV type) even if no shape does.
+        probe = [(queries.shape_of(t.Model(slug="probe", name="probe", total_params_b=1.0)), 0)]
+        for shape, count in shapes or probe:
+            report = fit_report(
+                queries.shape_spec(shape),
+                budget_gib=budget,
+                context=tokens,
+                kv_cache_type=kv_cache,
+                min_bits=DEFAULT_MIN_BITS,
             )
-            return FitListAnswer(ranking, queries.to_benchmark(row))
+            if report.fits_at_min_bits and count:
+                fitting.add(shape)
+                total += count
+        chosen: list[f.ModelSpec] = []
+        score_ids: dict[str, int] = {}
+        if fitting:
+            for model, score_id in queries.open_models_by_score(session, row, max_params_b=ceiling):
+                if queries.shape_of(model) not in fitting:
+                    continue
+                chosen.append(queries.to_model_spec(session, model))
+                if score_id is not None:
+                    score_ids[model.slug] = score_id
+                if len(chosen) == FIT_LIST_LIMIT:
+                    break
+        by_id = queries.scores_by_id(session, row, list(score_ids.values()))
+        scores = {slug: by_id[i] for slug, i in score_ids.items() if i in by_id}
+        ranking = models_that_fit(
+            chosen + queries.unsized_open_models(session),
+            scores,
+            budget_gib=budget,
+            context=tokens,
+            kv_cache_type=kv_cache,
+        )
+        return FitListAnswer(ranking, queries.to_benchmark(row), total=total)
 
     def model(self, name: str) -> ModelCard:
         """A model card: facts, scores with sources, memory at the default budget."""
@@ -242,38 +332,63 @@ class Answers:
         when = as_of or self.today()
         with session_scope(self.engine) as session:
             row = queries.find_benchmark(session, benchmark)
-            scores = queries.headline_scores(session, row, as_of=when)
-        if open_only:
-            scores = [s for s in scores if s.open_weights]
-        reverse = row.higher_is_better
-        scores.sort(key=lambda s: (-s.value if reverse else s.value, s.available_on, s.model_slug))
-        return Leaderboard(
-            queries.to_benchmark(row), when, open_only, tuple(scores[:limit]), len(scores)
-        )
+            scores, total = queries.ranked_headline_scores(
+                session, row, as_of=when, open_only=open_only, limit=limit
+            )
+        return Leaderboard(queries.to_benchmark(row), when, open_only, tuple(scores), total)
 
-    def _prediction_data(self, session) -> PredictionData:  # type: ignore[no-untyped-def]
-        benchmarks, scores = queries.scores_by_benchmark(session)
-        models = {spec.slug: spec for spec in queries.model_specs(session)}
-        return PredictionData(benchmarks, scores, models, tuple(queries.attestations(session)))
+    def _prediction_data(
+        self, session: Session, definitions: Sequence[PredictionDef]
+    ) -> PredictionData:
+        """What the rules of ``definitions`` read: the benchmarks they name (all if one names
+        none), their headline scores (only the frontiers' for frontier-only rules), and the
+        facts of the models those scores and the attestations name."""
+        named = [_benchmarks_named(d) for d in definitions]
+        keys = None if any(n is None for n in named) else {k for n in named for k in n or ()}
+        cutoffs = {min(self.today(), d.verification_date) for d in definitions}
+        # The rules choose each model's headline among all its scores, then drop those after
+        # the cut-off; the candidates keep that order of work (``as_of=None``).
+        frontier_only = len(cutoffs) == 1 and all(d.rule in FRONTIER_RULES for d in definitions)
+        benchmarks: dict[str, f.Benchmark] = {}
+        scores: dict[str, list[f.Score]] = {}
+        for row in queries.all_benchmarks(session):
+            if keys is not None and row.key not in keys:
+                continue
+            benchmarks[row.key] = queries.to_benchmark(row)
+            if frontier_only:
+                scores[row.key] = queries.frontier_candidates(
+                    session, row, newest_by=next(iter(cutoffs))
+                )
+            else:
+                scores[row.key] = queries.headline_scores(session, row)
+        attestations = tuple(queries.attestations(session))
+        slugs = {s.model_slug for found in scores.values() for s in found}
+        slugs |= {a.model_slug for a in attestations if a.model_slug}
+        slugs |= {
+            str(d.params["baseline_model"]) for d in definitions if "baseline_model" in d.params
+        }
+        models = {spec.slug: spec for spec in queries.model_specs(session, slugs=slugs)}
+        return PredictionData(benchmarks, scores, models, attestations)
 
     def prediction(self, code: str) -> PredictionAnswer:
         """One prediction evaluated against the data now, with its evidence."""
         with session_scope(self.engine) as session:
             row = queries.find_prediction(session, code)
             definition = queries.to_prediction_def(session, row)
-            verdict = evaluate(definition, self._prediction_data(session), today=self.today())
+            data = self._prediction_data(session, [definition])
+            verdict = evaluate(definition, data, today=self.today())
             return PredictionAnswer(definition, verdict, row.status, row.resolved_on)
 
     def predictions(self) -> list[PredictionAnswer]:
         """Every prediction evaluated now."""
         with session_scope(self.engine) as session:
-            data = self._prediction_data(session)
-            answers = []
-            for row in queries.predictions(session):
-                definition = queries.to_prediction_def(session, row)
-                verdict = evaluate(definition, data, today=self.today())
-                answers.append(PredictionAnswer(definition, verdict, row.status, row.resolved_on))
-            return answers
+            rows = queries.predictions(session)
+            definitions = [queries.to_prediction_def(session, row) for row in rows]
+            data = self._prediction_data(session, definitions)
+            return [
+                PredictionAnswer(d, evaluate(d, data, today=self.today()), r.status, r.resolved_on)
+                for d, r in zip(definitions, rows, strict=True)
+            ]
 
     def trackrecord(self) -> TrackRecord:
         """How the predictions have fared: resolved, hits, misses, hit rate."""

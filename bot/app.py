@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -12,8 +13,12 @@ from datetime import timedelta
 from sqlalchemy import Engine
 
 from bot.answers import Answers
+from bot.health import HealthServer
+from bot.metrics import Metrics
 from bot.settings import Settings
 from db.store import open_store
+from jobs.alerts import AlertRules, AlertService, run_resolution, run_source_check
+from jobs.delivery import ConsoleSender, Dispatcher, Sender
 from jobs.polling import Poller, ingest_bundled
 from jobs.scheduler import build_scheduler
 from jobs.sources import SourcesConfig, build_sources
@@ -63,6 +68,36 @@ class Runtime:
     engine: Engine
     answers: Answers
     poller: Poller | None
+    metrics: Metrics | None = None
+    alert_service: AlertService | None = None
+    dispatcher: Dispatcher | None = None
+
+    def use_sender(self, sender: Sender) -> Dispatcher:
+        """Deliver alerts through ``sender`` from now on (the console, or the Discord bot once
+        it exists); the scheduler's delivery job picks it up on its next tick."""
+        self.dispatcher = Dispatcher(engine=self.engine, sender=sender)
+        return self.dispatcher
+
+    async def deliver(self) -> None:
+        """The delivery job: send what is due, if a sender is set yet."""
+        if self.dispatcher is not None:
+            await self.dispatcher.run_once()
+
+    async def resolve(self) -> None:
+        """The daily resolution job (00:05 UTC)."""
+        changes = await asyncio.to_thread(run_resolution, self.engine)
+        for change in changes:
+            log.info("prediction %s", change)
+
+
+def _poll_job(poller: Poller, engine: Engine) -> Callable[[], Awaitable[None]]:
+    """Poll the due sources, then check whether any has been failing for hours."""
+
+    async def poll() -> None:
+        await poller.poll_due()
+        await asyncio.to_thread(run_source_check, engine)
+
+    return poll
 
 
 @asynccontextmanager
@@ -72,7 +107,30 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
     client = SourceClient()
     poller = None
     scheduler = None
+    metrics = Metrics()
+    health = None
+    rt = Runtime(
+        settings,
+        engine,
+        make_answers(engine, settings),
+        None,
+        metrics,
+        alert_service=AlertService(
+            engine,
+            threshold=settings.default_gap_threshold,
+            hysteresis=settings.default_hysteresis,
+            vram_gib=settings.default_vram_gib,
+        ),
+    )
+    if settings.discord_token is None:
+        # Console mode: alerts are printed in the terminal.
+        from bot.alert_embeds import alert_text
+
+        rt.use_sender(ConsoleSender(sys.stdout, alert_text))
     try:
+        if settings.metrics_port is not None:
+            health = HealthServer(metrics, engine, settings.metrics_port, settings.metrics_host)
+            await health.start()
         if settings.poll_enabled:
             poller = Poller(
                 engine=engine,
@@ -80,11 +138,20 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
                 sources=build_sources(sources_config(settings)),
                 interval=timedelta(minutes=settings.poll_interval_minutes),
                 jitter_seconds=settings.poll_jitter_seconds,
+                on_poll=metrics.observe_poll,
+                after_ingest=AlertRules(context=settings.default_context).after_ingest,
             )
-            scheduler = build_scheduler(poll=poller.poll_due)
-            scheduler.start()
-        yield Runtime(settings, engine, make_answers(engine, settings), poller)
+            rt.poller = poller
+        scheduler = build_scheduler(
+            poll=_poll_job(poller, engine) if poller is not None else None,
+            resolve=rt.resolve,
+            deliver=rt.deliver,
+        )
+        scheduler.start()
+        yield rt
     finally:
+        if health is not None:
+            await health.stop()
         if scheduler is not None:
             scheduler.shutdown(wait=False)
         await client.aclose()

@@ -6,9 +6,18 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from bot.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from jobs.polling import PollOutcome
+    from jobs.sources import Source
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +40,15 @@ def build_parser() -> argparse.ArgumentParser:
     load = db_sub.add_parser("load", help="load or update the bundled dataset")
     load.add_argument("--force", action="store_true", help="compare every row even if unchanged")
     db_sub.add_parser("status", help="schema revision, dataset version and row counts")
+    sources = sub.add_parser("sources", help="poll the data sources now, or list their state")
+    sources_sub = sources.add_subparsers(dest="sources_command", required=True, metavar="ACTION")
+    poll = sources_sub.add_parser(
+        "poll", help="poll one source (or every enabled one) now; exit 1 if any poll failed"
+    )
+    poll.add_argument("name", nargs="?", help="source key, e.g. epoch (default: all enabled)")
+    sources_sub.add_parser(
+        "list", help="each source: last poll, last success, last error, failures, next due"
+    )
     return parser
 
 
@@ -45,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bot.logs import setup_logging
 
     secrets = [s.get_secret_value() for s in (settings.discord_token,) if s is not None]
-    quiet = args.command == "ask"
+    quiet = args.command in ("ask", "sources")
     setup_logging(
         "WARNING" if quiet else settings.log_level, json_lines=settings.log_json, secrets=secrets
     )
@@ -61,6 +79,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if args.command == "db":
             return _db(args, settings)
+        if args.command == "sources":
+            return _sources(args, settings)
         if args.command == "ask":
             from bot.console import ask
 
@@ -105,3 +125,147 @@ def _db(args: argparse.Namespace, settings: Settings) -> int:
             )
             print(", ".join(f"{k} {v}" for k, v in counts(session).items()))
     return 0
+
+
+def _sources(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import sources_config
+    from db.store import open_store
+    from jobs.sources import build_sources
+
+    sources = build_sources(sources_config(settings))
+    keys = [source.key for source in sources]
+    name = getattr(args, "name", None)
+    if name is not None and name not in keys:
+        print(f"gapwatch: {_unknown_source(name, keys)}", file=sys.stderr)
+        return 1
+    engine = open_store(settings.db_url)
+    try:
+        if args.sources_command == "list":
+            return _list_sources(engine, keys, settings)
+        chosen = [source for source in sources if name is None or source.key == name]
+        return asyncio.run(_poll_sources(engine, chosen, settings))
+    finally:
+        engine.dispose()
+
+
+def _unknown_source(name: str, keys: Sequence[str]) -> str:
+    from jobs.ingest import SOURCE_NAMES
+
+    valid = ", ".join(keys) or "none"
+    if name in SOURCE_NAMES:
+        return (
+            f"source {name!r} is not enabled (GAPWATCH_SOURCES_ENABLED); enabled sources: {valid}"
+        )
+    return f"unknown source {name!r}; valid sources: {valid}"
+
+
+async def _poll_sources(engine: Engine, sources: Sequence[Source], settings: Settings) -> int:
+    from jobs.polling import Poller
+    from jobs.sources.http import SourceClient
+
+    outcomes = []
+    async with SourceClient() as client:
+        poller = Poller(
+            engine=engine,
+            client=client,
+            sources=sources,
+            interval=timedelta(minutes=settings.poll_interval_minutes),
+            jitter_seconds=settings.poll_jitter_seconds,
+        )
+        for source in sources:
+            async with _progress(source.key):
+                outcome = await poller.poll(source.key)
+            print(outcome.summary(), flush=True)
+            outcomes.append(outcome)
+    print(_poll_summary(outcomes))
+    return 0 if all(outcome.ok for outcome in outcomes) else 1
+
+
+@asynccontextmanager
+async def _progress(key: str, *, after: float = 1.0) -> AsyncIterator[None]:
+    """In a terminal, show ``polling epoch … 12 s`` on stderr while a poll takes long."""
+    if not sys.stderr.isatty():
+        yield
+        return
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+
+    async def tick() -> None:
+        await asyncio.sleep(after)
+        while True:
+            sys.stderr.write(f"\rpolling {key} … {loop.time() - started:.0f} s ")
+            sys.stderr.flush()
+            await asyncio.sleep(0.5)
+
+    task = asyncio.create_task(tick())
+    try:
+        yield
+    finally:
+        task.cancel()
+        sys.stderr.write("\r\033[K")
+        sys.stderr.flush()
+
+
+def _poll_summary(outcomes: Sequence[PollOutcome], *, reasons_shown: int = 10) -> str:
+    """The closing lines: rows new, changed and rejected over all polls, and why."""
+    from collections import Counter
+
+    counts: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    for outcome in outcomes:
+        if outcome.result is not None:
+            counts.update(outcome.result.counts)
+            reasons.update(f"{outcome.source}: {r.reason}" for r in outcome.result.rejected)
+    failed = [outcome for outcome in outcomes if not outcome.ok]
+    lines = [
+        f"total: {len(outcomes)} polled, {len(failed)} failed; "
+        f"models {counts['models_new']} new, {counts['models_updated']} updated; "
+        f"scores {counts['scores_new']} new, {counts['scores_changed']} changed, "
+        f"{counts['scores_unchanged']} unchanged; {reasons.total()} rejected"
+    ]
+    if reasons:
+        lines.append("rejected, and why:")
+        lines += [f"  {n}× {reason}" for reason, n in reasons.most_common(reasons_shown)]
+        if len(reasons) > reasons_shown:
+            lines.append(f"  … and {len(reasons) - reasons_shown} more reasons")
+    lines += [f"failed: {outcome.source}: {outcome.error}" for outcome in failed]
+    return "\n".join(lines)
+
+
+def _list_sources(engine: Engine, keys: Sequence[str], settings: Settings) -> int:
+    from sqlmodel import select
+
+    from db import tables as t
+    from db.engine import session_scope
+    from db.types import utcnow
+    from jobs.polling import next_due
+
+    interval = timedelta(minutes=settings.poll_interval_minutes)
+    with session_scope(engine) as session:
+        rows = {row.key: row for row in session.exec(select(t.Source))}
+    now = utcnow()
+    header = ("source", "last poll", "last success", "failures", "next due", "last error")
+    table = [header]
+    for key in keys:
+        row = rows.get(key)
+        due = next_due(row, interval, settings.poll_jitter_seconds)
+        error = row.last_error if row is not None and row.last_error else "-"
+        table.append(
+            (
+                key,
+                _when(row.last_polled_at if row else None),
+                _when(row.last_success_at if row else None),
+                str(row.consecutive_failures if row else 0),
+                "now" if due is None or due <= now else _when(due),
+                error if len(error) <= 70 else error[:69] + "…",
+            )
+        )
+    widths = [max(len(line[i]) for line in table) for i in range(len(header) - 1)]
+    for line in table:
+        cells = [cell.ljust(width) for cell, width in zip(line, widths, strict=False)]
+        print("  ".join([*cells, line[-1]]).rstrip())
+    return 0
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment is not None else "never"

@@ -8,6 +8,8 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
+from sqlalchemy.exc import OperationalError
+
 from bot.answers import Answers
 from bot.commandline import parse_line
 from bot.registry import console_commands
@@ -18,6 +20,7 @@ from frontier.errors import InputError
 log = logging.getLogger(__name__)
 
 PROMPT = "gapwatch> "
+DATABASE_UNAVAILABLE = "The database is unavailable right now; please try again in a minute."
 
 
 class Console:
@@ -37,6 +40,9 @@ class Console:
             return True, spec.text(result)
         except InputError as exc:
             return False, str(exc)
+        except OperationalError:
+            log.warning("database unavailable during console command %r", line[:200])
+            return False, DATABASE_UNAVAILABLE
         except Exception:
             log.exception("console command failed: %r", line[:200])
             return False, "Something went wrong answering that; the error is logged."

@@ -8,6 +8,7 @@ is explicit (``gapwatch sync``), never on start.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import discord
@@ -18,7 +19,9 @@ from sqlalchemy.exc import OperationalError
 from bot.answers import Answers
 from bot.choices import ChoiceCache, benchmark_choices, model_choices, prediction_choices
 from bot.interaction import NO_MENTIONS, send_error
+from bot.metrics import Metrics
 from frontier.errors import InputError
+from jobs.alerts import AlertService
 
 log = logging.getLogger(__name__)
 
@@ -26,12 +29,36 @@ ADMIN_REFUSAL = "You need the Manage Server permission to change this server's a
 
 
 class GapwatchTree(app_commands.CommandTree):
-    """Turns every command error into one useful ephemeral message; logs the unexpected."""
+    """Turns every command error into one useful ephemeral message; logs the unexpected.
+
+    With ``metrics`` set it also times every command, from the tree receiving it to its
+    answer (``observe``), by outcome.
+    """
+
+    metrics: Metrics | None = None
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        interaction.extras["gapwatch_started"] = time.monotonic()
+        return True
+
+    def observe(self, interaction: discord.Interaction, outcome: str) -> None:
+        """Record a finished command's latency (not autocomplete) when metrics are on."""
+        started = interaction.extras.get("gapwatch_started")
+        if (
+            self.metrics is None
+            or started is None
+            or interaction.type is not discord.InteractionType.application_command
+        ):
+            return
+        self.metrics.observe_command(
+            _command_name(interaction), outcome, time.monotonic() - started
+        )
 
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
         original = getattr(error, "original", error)
+        outcome = "refused"
         if isinstance(original, InputError):
             message = str(original)
         elif isinstance(error, app_commands.NoPrivateMessage):
@@ -43,7 +70,9 @@ class GapwatchTree(app_commands.CommandTree):
         elif isinstance(original, OperationalError):
             log.warning("database unavailable during /%s", _command_name(interaction))
             message = "The database is unavailable right now; please try again in a minute."
+            outcome = "db_unavailable"
         else:
+            outcome = "error"
             log.error(
                 "command /%s failed (user %s, guild %s)",
                 _command_name(interaction),
@@ -53,6 +82,7 @@ class GapwatchTree(app_commands.CommandTree):
             )
             message = "Something went wrong answering that; the error is logged."
         await send_error(interaction, message)
+        self.observe(interaction, outcome)
 
 
 def _command_name(interaction: discord.Interaction) -> str:
@@ -65,10 +95,19 @@ class GapwatchBot(commands.Bot):
 
     Args:
         answers: The answer service (the store behind it).
+        metrics: Counters and health state to keep up to date, if any.
+        alert_service: Alert settings and subscriptions (built from the store if not given).
         **options: Further ``discord.Client`` options (tests pass ``guild_ready_timeout``).
     """
 
-    def __init__(self, answers: Answers, **options: Any) -> None:
+    def __init__(
+        self,
+        answers: Answers,
+        *,
+        metrics: Metrics | None = None,
+        alert_service: AlertService | None = None,
+        **options: Any,
+    ) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
         super().__init__(
@@ -80,6 +119,9 @@ class GapwatchBot(commands.Bot):
             **options,
         )
         self.answers = answers
+        self.alert_service = alert_service
+        self.metrics = metrics
+        self.tree.metrics = metrics  # type: ignore[attr-defined]
         self.benchmark_names: ChoiceCache = benchmark_choices(answers.engine)
         self.model_names: ChoiceCache = model_choices(answers.engine)
         self.prediction_codes: ChoiceCache = prediction_choices(answers.engine)
@@ -92,11 +134,33 @@ class GapwatchBot(commands.Bot):
 
     async def on_ready(self) -> None:
         log.info("connected as %s to %d servers", self.user, len(self.guilds))
+        self._set_discord("connected")
+
+    async def on_resumed(self) -> None:
+        self._set_discord("connected")
+
+    async def on_disconnect(self) -> None:
+        self._set_discord("disconnected")
+
+    async def on_app_command_completion(
+        self, interaction: discord.Interaction, _command: object
+    ) -> None:
+        self.tree.observe(interaction, "ok")  # type: ignore[attr-defined]
+
+    def _set_discord(self, state: Any) -> None:
+        if self.metrics is not None:
+            self.metrics.set_discord(state)
 
 
-def build_bot(answers: Answers, **options: Any) -> GapwatchBot:
+def build_bot(
+    answers: Answers,
+    *,
+    metrics: Metrics | None = None,
+    alert_service: AlertService | None = None,
+    **options: Any,
+) -> GapwatchBot:
     """The bot with every cog (added on login)."""
-    return GapwatchBot(answers, **options)
+    return GapwatchBot(answers, metrics=metrics, alert_service=alert_service, **options)
 
 
 async def serve(runtime: Any) -> None:
@@ -105,7 +169,15 @@ async def serve(runtime: Any) -> None:
 
     settings = runtime.settings
     configure_discord_endpoint(settings.discord_api_base, settings.discord_gateway_url)
-    bot = build_bot(runtime.answers)
+    bot = build_bot(
+        runtime.answers,
+        metrics=getattr(runtime, "metrics", None),
+        alert_service=getattr(runtime, "alert_service", None),
+    )
+    if hasattr(runtime, "use_sender"):
+        from bot.discord_sender import DiscordSender
+
+        runtime.use_sender(DiscordSender(bot))  # alerts go out through this bot from now on
     token = settings.discord_token.get_secret_value()
     async with bot:
         await bot.start(token)

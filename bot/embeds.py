@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from urllib.parse import quote
 
 import discord
 
@@ -44,13 +45,22 @@ def score_line(score: Score) -> str:
 def source_line(citation: Citation) -> str:
     """``Source: [label](url)`` or the label alone."""
     label = clean(citation.label, 150)
-    if (
-        citation.url
-        and citation.url.startswith(("http://", "https://"))
-        and len(citation.url) < 300
-    ):
-        return f"Source: [{label}]({citation.url})"
+    url = _link_target(citation.url)
+    if url is not None:
+        return f"Source: [{label}]({url})"
     return f"Source: {label}"
+
+
+def _link_target(url: str | None) -> str | None:
+    """A source URL safe inside ``[label](url)``, or None.
+
+    URLs come from sources: a ``)``, space or newline would close the link early and let the
+    rest render as markdown, and an ``@everyone`` would show as a mention; percent-encoding
+    keeps the same address without either.
+    """
+    if not url or not url.startswith(("http://", "https://")) or len(url) >= 300:
+        return None
+    return quote(url, safe=":/?#&=%~+,;!$'*")
 
 
 def footer(embed: discord.Embed, text: str) -> discord.Embed:
@@ -223,8 +233,13 @@ def fits_embed(
     embed = discord.Embed(
         title=f"Open models that fit {ranking.budget_gib:g} GiB at ≥{ranking.min_bits:g}-bit",
         description=(
-            f"{len(ranking.fits)} models at {ranking.context:,} tokens, ranked by "
-            f"{clean(answer.benchmark.name, 60)}."
+            f"{answer.count:,} models at {ranking.context:,} tokens, ranked by "
+            f"{clean(answer.benchmark.name, 60)}"
+            + (
+                f"; the best {len(ranking.fits)} listed."
+                if answer.count > len(ranking.fits)
+                else "."
+            )
         ),
         colour=COLOR_OPEN,
     )

@@ -64,5 +64,16 @@ def setup_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("discord.http", "discord.gateway", "httpx", "httpcore", "apscheduler", "alembic"):
+    # discord.http and discord.webhook log request URLs at DEBUG, and interaction follow-ups
+    # go to /webhooks/{app_id}/{interaction_token}: keep them at WARNING even when DEBUG is on.
+    noisy_loggers = (
+        "discord.http",
+        "discord.webhook",
+        "discord.gateway",
+        "httpx",
+        "httpcore",
+        "apscheduler",
+        "alembic",
+    )
+    for noisy in noisy_loggers:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

@@ -74,6 +74,9 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = False
+    # Local port for /healthz and Prometheus /metrics; None (the default): not served.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
 
     @field_validator("discord_token", "artificial_analysis_api_key")
     @classmethod

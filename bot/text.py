@@ -203,6 +203,8 @@ def fits_text(answer: FitAnswer | FitListAnswer) -> str:
             f"  {number:>2}. {report.model_name} — {quant} {fmt_gib(report.estimate.total_gib)}"
             f" — {bench}{source}"
         )
+    if answer.count > len(ranking.fits):
+        lines.append(f"  … {answer.count - len(ranking.fits):,} more fit; the best listed.")
     if ranking.unsized:
         names = ", ".join(m.name for m in ranking.unsized[:10])
         lines.append(f"  Without a known parameter count (not estimated): {names}")

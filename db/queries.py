@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
+from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import Subquery, case, func, or_
 from sqlmodel import Session, select
 
 from db import tables as t
@@ -102,6 +103,121 @@ def to_score(spec: f.ModelSpec, bench: t.Benchmark, score: t.Score, source: t.So
     )
 
 
+def _headline(
+    benchmark: t.Benchmark, *, as_of: date | None, sources: Sequence[str] | None
+) -> Subquery:
+    """Each model's headline score on a benchmark, chosen in SQL: one row per model.
+
+    Rank: canonical setting first, then the most trusted source, then the newest retrieval
+    (then the lowest id, so the choice never depends on row order). Models whose openness is
+    unknown are left out: they belong to neither frontier. Columns: ``id`` (the score's),
+    ``model_id``, ``value``, ``available_on``, ``open_weights``.
+    """
+    canonical = ["", benchmark.canonical_setting or ""]
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=t.Score.model_id,
+            order_by=(
+                case((t.Score.setting.in_(canonical), 0), else_=1),  # type: ignore[attr-defined]
+                t.Source.trust_rank,
+                t.Score.retrieved_at.desc(),  # type: ignore[attr-defined]
+                t.Score.id,
+            ),
+        )
+        .label("rn")
+    )
+    ranked = (
+        select(  # type: ignore[call-overload]
+            t.Score.id,
+            t.Score.model_id,
+            t.Score.value,
+            t.Score.available_on,
+            rank,
+        )
+        .join(t.Source, t.Source.id == t.Score.source_id)  # type: ignore[arg-type]
+        .where(t.Score.benchmark_id == benchmark.id)
+    )
+    if as_of is not None:
+        ranked = ranked.where(t.Score.available_on <= as_of)
+    if sources is not None:
+        ranked = ranked.where(t.Source.key.in_(list(sources)))  # type: ignore[attr-defined]
+    inner = ranked.subquery("ranked")
+    # The openness filter comes after the choice: it is per model, so it cannot change which
+    # of a model's rows wins, and it joins 1 row per model instead of every score.
+    return (
+        select(  # type: ignore[call-overload]
+            inner.c.id,
+            inner.c.model_id,
+            inner.c.value,
+            inner.c.available_on,
+            t.Model.open_weights,
+        )
+        .join(t.Model, t.Model.id == inner.c.model_id)  # type: ignore[arg-type]
+        .where(inner.c.rn == 1)
+        .where(t.Model.open_weights.is_not(None))  # type: ignore[union-attr]
+        .subquery("headline")
+    )
+
+
+_SCORE_COLUMNS = (
+    t.Score.id,
+    t.Score.value,
+    t.Score.available_on,
+    t.Score.setting,
+    t.Score.approximate,
+    t.Score.url,
+    t.Score.section,
+    t.Model.slug,
+    t.Model.name,
+    t.Model.open_weights,
+    t.Source.key,
+    t.Source.name,
+    t.Source.url,
+)
+
+
+def _scores_of(session: Session, benchmark: t.Benchmark, ids: Any) -> dict[int, f.Score]:
+    """The scores with ids in ``ids`` (a subquery or a list) as ``frontier`` scores by id,
+    built from plain columns (no ORM rows: a tenth of the cost per row)."""
+    query = (
+        select(*_SCORE_COLUMNS)  # type: ignore[call-overload]
+        .join(t.Model, t.Model.id == t.Score.model_id)
+        .join(t.Source, t.Source.id == t.Score.source_id)
+        .where(t.Score.id.in_(ids))  # type: ignore[union-attr]
+    )
+    found = {}
+    for row in session.exec(query):
+        (
+            score_id,
+            value,
+            on,
+            setting,
+            approx,
+            url,
+            section,
+            slug,
+            name,
+            open_w,
+            key,
+            src_name,
+            src_url,
+        ) = row
+        label = f"{src_name}, {section}" if section else src_name
+        found[score_id] = f.Score(
+            model_slug=slug,
+            model_name=name,
+            open_weights=bool(open_w),
+            benchmark=benchmark.key,
+            value=value,
+            available_on=on,
+            citation=f.Citation(source=key, label=label, url=url or src_url),
+            setting=setting or None,
+            approximate=approx,
+        )
+    return found
+
+
 def headline_scores(
     session: Session,
     benchmark: t.Benchmark,
@@ -113,45 +229,77 @@ def headline_scores(
 
     Models whose openness is unknown are left out (they belong to neither frontier).
     ``sources`` restricts the scores to those source keys (the audit reads the report alone).
+    Reads every score of the benchmark; an answer that needs only the frontiers should call
+    :func:`frontier_candidates`, which returns a few dozen rows instead of one per model.
     """
-    query = (
-        select(t.Score, t.Model, t.Source)
-        .join(t.Model, t.Model.id == t.Score.model_id)  # type: ignore[arg-type]
-        .join(t.Source, t.Source.id == t.Score.source_id)  # type: ignore[arg-type]
-        .where(t.Score.benchmark_id == benchmark.id)
-        .where(t.Model.open_weights.is_not(None))  # type: ignore[union-attr]
+    headline = _headline(benchmark, as_of=as_of, sources=sources)
+    return list(_scores_of(session, benchmark, select(headline.c.id)).values())
+
+
+def frontier_candidates(
+    session: Session,
+    benchmark: t.Benchmark,
+    *,
+    as_of: date | None = None,
+    sources: Sequence[str] | None = None,
+    newest_by: date | None = None,
+) -> list[f.Score]:
+    """The headline scores that can be on a side's frontier, and the newest headline score.
+
+    A headline score is a candidate when nothing on its side scored better on or before its
+    date: every frontier record (``frontier.gap.frontier_series``) is one, so the gap, its
+    trajectory, the lag and each side's best come out exactly as from all headline scores.
+    The newest headline score is added so that the answers' freshness (the newest data) is
+    the same too. Same-day ties are all kept: the frontier's own tie rules pick among them.
+    ``newest_by`` asks for the newest score on or before that date instead (for a caller
+    that filters by date after choosing the headline scores, as the prediction rules do).
+    """
+    headline = _headline(benchmark, as_of=as_of, sources=sources)
+    running = func.max if benchmark.higher_is_better else func.min
+    best = running(headline.c.value).over(
+        partition_by=headline.c.open_weights,
+        order_by=headline.c.available_on,
+        range_=(None, 0),
     )
-    if as_of is not None:
-        query = query.where(t.Score.available_on <= as_of)
-    if sources is not None:
-        query = query.where(t.Source.key.in_(list(sources)))  # type: ignore[attr-defined]
-    canonical = {"", benchmark.canonical_setting or ""}
-    best: dict[int, tuple[tuple[int, int, float], f.Score]] = {}
-    for score, model, source in session.exec(query):
-        # Rank: canonical setting first, then the most trusted source, then the newest retrieval.
-        rank = (
-            0 if score.setting in canonical else 1,
-            source.trust_rank,
-            -score.retrieved_at.timestamp(),
-        )
-        current = best.get(model.id or 0)
-        if current is not None and current[0] <= rank:
-            continue
-        best[model.id or 0] = (
-            rank,
-            f.Score(
-                model_slug=model.slug,
-                model_name=model.name,
-                open_weights=bool(model.open_weights),
-                benchmark=benchmark.key,
-                value=score.value,
-                available_on=score.available_on,
-                citation=_citation(source, score),
-                setting=score.setting or None,
-                approximate=score.approximate,
-            ),
-        )
-    return [entry[1] for entry in best.values()]
+    newest_order = [headline.c.available_on.desc(), headline.c.id]
+    if newest_by is not None:
+        newest_order.insert(0, case((headline.c.available_on <= newest_by, 0), else_=1))
+    newest = func.row_number().over(order_by=newest_order)
+    marked = select(
+        headline.c.id, headline.c.value, best.label("best"), newest.label("newest")
+    ).subquery("marked")
+    beats = (
+        marked.c.value >= marked.c.best
+        if benchmark.higher_is_better
+        else marked.c.value <= marked.c.best
+    )
+    ids = select(marked.c.id).where(or_(beats, marked.c.newest == 1))
+    return list(_scores_of(session, benchmark, ids).values())
+
+
+def ranked_headline_scores(
+    session: Session,
+    benchmark: t.Benchmark,
+    *,
+    as_of: date | None = None,
+    open_only: bool = False,
+    limit: int = 10,
+) -> tuple[list[f.Score], int]:
+    """The best ``limit`` headline scores (best first; then earlier, then by slug) and how many
+    headline scores there are in all."""
+    headline = _headline(benchmark, as_of=as_of, sources=None)
+    value = headline.c.value.desc() if benchmark.higher_is_better else headline.c.value.asc()
+    query = select(headline.c.id, func.count().over().label("total"))
+    if open_only:
+        query = query.where(headline.c.open_weights)
+    query = query.join(t.Model, t.Model.id == headline.c.model_id).order_by(  # type: ignore[arg-type]
+        value, headline.c.available_on, t.Model.slug
+    )
+    rows = session.exec(query.limit(limit)).all()
+    if not rows:
+        return [], 0
+    scores = _scores_of(session, benchmark, [row.id for row in rows])
+    return [scores[row.id] for row in rows], rows[0].total
 
 
 def find_model(session: Session, text: str) -> t.Model:
@@ -183,11 +331,11 @@ def model_names(session: Session, limit: int | None = None) -> dict[str, str]:
     return {alias: name for alias, name in session.exec(query)}
 
 
-def to_model_spec(session: Session, row: t.Model) -> f.ModelSpec:
+def to_model_spec(session: Session | None, row: t.Model) -> f.ModelSpec:
     """The analytics' view of a model row, with the citations of its facts."""
 
     def cite(source_id: int | None, url: str | None) -> f.Citation | None:
-        if source_id is None:
+        if source_id is None or session is None:
             return None
         source = session.get(t.Source, source_id)
         return f.Citation(source.key, source.name, url or source.url) if source else None
@@ -225,11 +373,107 @@ def to_model_spec(session: Session, row: t.Model) -> f.ModelSpec:
     )
 
 
-def model_specs(session: Session, *, open_only: bool = False) -> list[f.ModelSpec]:
-    """Every model as a ``ModelSpec`` (sources fetched once, not per model)."""
+def model_specs(
+    session: Session, *, open_only: bool = False, slugs: Iterable[str] | None = None
+) -> list[f.ModelSpec]:
+    """Every model (or those with the given slugs) as a ``ModelSpec``."""
     query = select(t.Model)
     if open_only:
         query = query.where(t.Model.open_weights)
+    if slugs is not None:
+        wanted = sorted(set(slugs))
+        if not wanted:
+            return []
+        query = query.where(t.Model.slug.in_(wanted))  # type: ignore[attr-defined]
+    return [to_model_spec(session, row) for row in session.exec(query)]
+
+
+# The columns a memory estimate reads: models that share them fit (or not) alike.
+SHAPE_COLUMNS = (
+    "total_params_b",
+    "active_params_b",
+    "layers",
+    "kv_heads",
+    "head_dim",
+    "hidden_size",
+    "attention_heads",
+    "max_context",
+    "attention",
+    "sliding_window",
+    "full_attention_layers",
+    "kv_lora_rank",
+    "qk_rope_head_dim",
+    "experts",
+    "experts_per_token",
+)
+Shape = tuple[Any, ...]
+
+
+def shape_of(row: t.Model) -> Shape:
+    """A model row's shape: the values of :data:`SHAPE_COLUMNS`."""
+    return tuple(getattr(row, name) for name in SHAPE_COLUMNS)
+
+
+def shape_spec(shape: Shape) -> f.ModelSpec:
+    """A nameless ``ModelSpec`` of a shape, for estimating the memory of every model with it."""
+    return to_model_spec(
+        None, t.Model(slug="shape", name="shape", **dict(zip(SHAPE_COLUMNS, shape, strict=True)))
+    )
+
+
+def _sized_open_models(max_params_b: float) -> Any:
+    return (
+        t.Model.open_weights.is_(True),  # type: ignore[union-attr]
+        t.Model.total_params_b > 0,  # type: ignore[operator]
+        t.Model.total_params_b <= max_params_b,  # type: ignore[operator]
+    )
+
+
+def open_model_shapes(session: Session, *, max_params_b: float) -> list[tuple[Shape, int]]:
+    """The distinct shapes of the sized open models up to ``max_params_b``, with their counts."""
+    columns = [getattr(t.Model, name) for name in SHAPE_COLUMNS]
+    query = (
+        select(*columns, func.count())  # type: ignore[call-overload]
+        .where(*_sized_open_models(max_params_b))
+        .group_by(*columns)
+    )
+    return [(tuple(row[:-1]), row[-1]) for row in session.exec(query)]
+
+
+def open_models_by_score(
+    session: Session, benchmark: t.Benchmark, *, max_params_b: float
+) -> Iterator[tuple[t.Model, int | None]]:
+    """Sized open models up to ``max_params_b`` with their headline score's id on a benchmark,
+    best score first (unscored last), then largest, then by slug; rows are read as consumed."""
+    headline = _headline(benchmark, as_of=None, sources=None)
+    query = (
+        select(t.Model, headline.c.id)  # type: ignore[call-overload]
+        .outerjoin(headline, headline.c.model_id == t.Model.id)
+        .where(*_sized_open_models(max_params_b))
+        .order_by(
+            headline.c.value.is_(None),
+            headline.c.value.desc(),
+            t.Model.total_params_b.desc(),  # type: ignore[union-attr]
+            t.Model.slug,
+        )
+        .execution_options(yield_per=200)
+    )
+    yield from session.exec(query)
+
+
+def scores_by_id(
+    session: Session, benchmark: t.Benchmark, ids: Sequence[int]
+) -> dict[int, f.Score]:
+    """Scores of one benchmark by id, as ``frontier`` scores."""
+    return _scores_of(session, benchmark, list(ids)) if ids else {}
+
+
+def unsized_open_models(session: Session) -> list[f.ModelSpec]:
+    """Open models without a parameter count (no memory estimate is possible)."""
+    query = select(t.Model).where(
+        t.Model.open_weights.is_(True),  # type: ignore[union-attr]
+        or_(t.Model.total_params_b.is_(None), t.Model.total_params_b <= 0),  # type: ignore[union-attr, operator]
+    )
     return [to_model_spec(session, row) for row in session.exec(query)]
 
 

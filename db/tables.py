@@ -244,6 +244,9 @@ class Alert(SQLModel, table=True):
     guild_id: int | None = _snowflake()
     topic: str | None = Field(default=None, max_length=64)
     payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    # Alerts of one group (a server's gap on one benchmark) replace each other: an undelivered
+    # one is dropped when a newer one of its group exists (a mute ended, an outage).
+    group_key: str | None = Field(default=None, max_length=128)
     created_at: datetime = _ts(nullable=False, default_factory=utcnow)
 
 
@@ -273,3 +276,21 @@ class Delivery(SQLModel, table=True):
     last_error: str | None = None
     sent_at: datetime | None = _ts()
     created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+    # Why a delivery waits (``muted``, ``digest``) and until when, for the alert's footer.
+    held_reason: str | None = Field(default=None, max_length=16)
+    held_until: datetime | None = _ts()
+
+
+class AlertTrace(SQLModel, table=True):
+    """What happened to one event for one server, and at which stage it stopped (/alerts why)."""
+
+    __tablename__ = "alert_trace"
+    __table_args__ = (Index("ix_alert_trace_guild_at", "guild_id", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    guild_id: int = Field(sa_type=BigInteger)
+    at: datetime = _ts(nullable=False, default_factory=utcnow)
+    kind: str = Field(max_length=32)
+    subject: str = Field(max_length=200)
+    stage: str = Field(max_length=32)
+    detail: str | None = Field(default=None, max_length=500)
+    alert_id: int | None = None

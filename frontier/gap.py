@@ -363,6 +363,8 @@ def _months_before(day: date, months: int) -> date:
     """The same day ``months`` calendar months earlier, clamped to the month's last day."""
     month_index = day.year * 12 + day.month - 1 - months
     year, month = divmod(month_index, 12)
+    if year < date.min.year:  # as_of in year 1: nothing is earlier than the first day
+        return date.min
     last_day = calendar.monthrange(year, month + 1)[1]
     return date(year, month + 1, min(day.day, last_day))
 

@@ -5,6 +5,10 @@ A source's schedule lives in the store (``source.last_success_at``, ``last_error
 that came due while the bot was down is polled at once. One tick job polls every due source;
 a failing source waits 1, 2, 4 … minutes (capped at its interval) and does not hold up the
 others. A failure is logged once (at WARNING) when it starts and once when it ends.
+
+An unchanged source (304, or the same content hash) writes nothing: its check time is kept in
+the poller's memory, so after a restart it costs one conditional request before the schedule
+settles again. Every blocking step (the store, parsing big payloads) runs in a worker thread.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -29,6 +33,7 @@ from jobs.sources.http import SourceClient
 log = logging.getLogger(__name__)
 
 AfterIngest = Callable[[Session, IngestResult], None]
+OnPoll = Callable[["PollOutcome"], None]
 
 FIRST_RETRY = timedelta(minutes=1)
 
@@ -65,14 +70,40 @@ def jitter(key: str, seconds: int) -> timedelta:
     return timedelta(seconds=digest % seconds)
 
 
-def next_due(row: t.Source | None, interval: timedelta, jitter_seconds: int = 0) -> datetime | None:
-    """When a source should next be polled; None means now (never polled)."""
-    if row is None or row.last_polled_at is None:
+def next_due(
+    row: t.Source | None,
+    interval: timedelta,
+    jitter_seconds: int = 0,
+    *,
+    checked_at: datetime | None = None,
+) -> datetime | None:
+    """When a source should next be polled; None means now (never polled).
+
+    Args:
+        row: The source's row (None: never seen).
+        interval: How often the source is polled while healthy.
+        jitter_seconds: Spread of the stable per-source offset.
+        checked_at: The last poll that found nothing new, which the store does not record
+            (an unchanged poll writes nothing); the poller keeps it in memory.
+    """
+    if row is None or (row.last_polled_at is None and checked_at is None):
         return None
     if row.consecutive_failures > 0 and row.last_error_at is not None:
         return row.last_error_at + backoff(row.consecutive_failures, interval)
-    base = row.last_success_at or row.last_polled_at
-    return base + interval + jitter(row.key, jitter_seconds)
+    # Healthy: the last poll of any outcome was a success (a failure would be counted).
+    last = max(s for s in (row.last_success_at, row.last_polled_at, checked_at) if s is not None)
+    return last + interval + jitter(row.key, jitter_seconds)
+
+
+class UnknownSourceError(KeyError):
+    """A source key that is not among the poller's sources; the message lists the valid ones."""
+
+    def __init__(self, key: str, valid: Sequence[str]) -> None:
+        super().__init__(key)
+        self.message = f"unknown source {key!r}; valid sources: {', '.join(valid) or 'none'}"
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class Poller:
@@ -83,10 +114,12 @@ class Poller:
         client: The shared HTTP client.
         sources: The enabled sources.
         interval: How often a healthy source is polled.
+        intervals: Per-source intervals overriding ``interval`` (by source key).
         jitter_seconds: Spread of the per-source offset.
         after_ingest: Called in the ingest's transaction with its result (the alert rules),
             so alerts are written atomically with the data that caused them.
         clock: The time (tests control it).
+        on_poll: Called with every poll's outcome (the metrics); its errors are logged only.
     """
 
     def __init__(
@@ -96,21 +129,39 @@ class Poller:
         client: SourceClient,
         sources: Sequence[Source],
         interval: timedelta = timedelta(hours=6),
+        intervals: Mapping[str, timedelta] | None = None,
         jitter_seconds: int = 0,
         after_ingest: AfterIngest | None = None,
         clock: Callable[[], datetime] = utcnow,
+        on_poll: OnPoll | None = None,
     ) -> None:
         self.engine = engine
+        self.on_poll = on_poll
         self.client = client
         self.sources = {source.key: source for source in sources}
         self.interval = interval
+        self.intervals = dict(intervals or {})
         self.jitter_seconds = jitter_seconds
         self.after_ingest = after_ingest
         self.clock = clock
+        # Unchanged polls write nothing, so their time lives here (a restart costs one
+        # conditional request per source).
+        self.checked_at: dict[str, datetime] = {}
+        self._locks = {key: asyncio.Lock() for key in self.sources}
+
+    def interval_of(self, key: str) -> timedelta:
+        """The polling interval of one source."""
+        return self.intervals.get(key, self.interval)
 
     def _rows(self) -> dict[str, t.Source]:
         with session_scope(self.engine) as session:
             return {row.key: row for row in session.exec(select(t.Source))}
+
+    def next_due(self, key: str, row: t.Source | None) -> datetime | None:
+        """When ``key`` is next due (None: now)."""
+        return next_due(
+            row, self.interval_of(key), self.jitter_seconds, checked_at=self.checked_at.get(key)
+        )
 
     async def due(self) -> list[str]:
         """Keys of the sources due now."""
@@ -118,31 +169,57 @@ class Poller:
         now = self.clock()
         due = []
         for key in self.sources:
-            when = next_due(rows.get(key), self.interval, self.jitter_seconds)
+            when = self.next_due(key, rows.get(key))
             if when is None or when <= now:
                 due.append(key)
         return due
 
     async def poll_due(self) -> list[PollOutcome]:
-        """Poll every due source, one after another (each failure is its own)."""
-        return [await self.poll(key) for key in await self.due()]
+        """Poll every due source, one after another; one source's failure is its own."""
+        outcomes = []
+        for key in await self.due():
+            try:
+                outcomes.append(await self.poll(key))
+            except Exception:  # e.g. the store itself is down: still try the next source
+                log.exception("%s: poll crashed", key)
+        return outcomes
 
     async def poll(self, key: str) -> PollOutcome:
-        """Poll one source now, whatever its schedule."""
-        source = self.sources[key]
+        """Poll one source now, whatever its schedule.
+
+        Raises:
+            UnknownSourceError: ``key`` is not one of the poller's sources.
+        """
+        if key not in self.sources:
+            raise UnknownSourceError(key, list(self.sources))
+        async with self._locks[key]:
+            outcome = await self._poll(key)
+        if self.on_poll is not None:
+            try:
+                self.on_poll(outcome)
+            except Exception:  # metrics must never break polling
+                log.exception("%s: on_poll callback failed", key)
+        return outcome
+
+    async def _poll(self, key: str) -> PollOutcome:
         rows = await asyncio.to_thread(self._rows)
         row = rows.get(key)
         state = SourceState(row.etag, row.last_modified, row.content_hash) if row else SourceState()
         was_failing = bool(row and row.consecutive_failures)
         try:
-            batch = await source.fetch(self.client, state)
+            batch = await self.sources[key].fetch(self.client, state)
         except SourceError as exc:
             return await self._failed(key, str(exc.message), was_failing)
+        except Exception as exc:  # an adapter bug must not stop the other sources
+            log.exception("%s: fetch crashed", key)
+            return await self._failed(key, f"fetch failed: {type(exc).__name__}", was_failing)
         try:
             result = await asyncio.to_thread(self.ingest, batch)
         except Exception as exc:
             log.exception("%s: ingest failed; the store is unchanged", key)
             return await self._failed(key, f"ingest failed: {type(exc).__name__}", was_failing)
+        if result.not_modified:
+            self.checked_at[key] = self.clock()
         if was_failing:
             log.warning("%s: polling works again", key)
         log.info("%s", result.summary())
@@ -162,7 +239,7 @@ class Poller:
                 return record_failure(session, key, error, at=self.clock())
 
         failures = await asyncio.to_thread(note)
-        wait = backoff(failures, self.interval)
+        wait = backoff(failures, self.interval_of(key))
         if not was_failing:
             log.warning("%s: poll failed: %s (retrying with backoff, next in %s)", key, error, wait)
         else:
@@ -178,7 +255,7 @@ def ingest_bundled(
     Idempotent: a source whose row already holds this snapshot (same content hash) or data
     from a live poll is skipped.
     """
-    from jobs.sources.bundled import load_bundled
+    from jobs.sources.bundled import SNAPSHOT_TAKEN, load_bundled
 
     results = []
     with session_scope(engine) as session:
@@ -189,7 +266,11 @@ def ingest_bundled(
             key.removeprefix("snapshot:")
             for key in session.exec(select(t.Meta.key).where(t.Meta.key.startswith("snapshot:")))  # type: ignore[attr-defined]
         }
-    for batch in batches if batches is not None else load_bundled():
+    if batches is None:
+        if set(SNAPSHOT_TAKEN) <= polled | loaded:
+            return []  # nothing to load: skip parsing the snapshots on every start
+        batches = load_bundled()
+    for batch in batches:
         if batch.source in polled or batch.source in loaded:
             continue
         with session_scope(engine) as session:

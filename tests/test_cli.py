@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from db import migrate
 from db.engine import make_engine, session_scope
 from db.queries import counts
 
@@ -78,7 +79,10 @@ def test_db_upgrade_then_status(migrated_db_url: str, tmp_path: Path) -> None:
     env = {"DATABASE_URL": migrated_db_url}
     upgraded = gapwatch("db", "upgrade", cwd=tmp_path, env=env)
     assert upgraded.returncode == 0, upgraded.stderr
-    assert "schema at 0001" in upgraded.stdout
+    engine = make_engine(migrated_db_url)
+    head = migrate.head_revision(engine)
+    engine.dispose()
+    assert f"schema at {head} (head {head})" in upgraded.stdout
     loaded = gapwatch("db", "load", cwd=tmp_path, env=env)
     assert loaded.returncode == 0, loaded.stderr
     assert "score: +" in loaded.stdout

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from bot.cogs.alerts import AlertsCog
 from bot.cogs.data import DataCog
 from bot.cogs.info import InfoCog
 from bot.cogs.predictions import PredictionCog
+from bot.cogs.subscriptions import SubscriptionsCog
 
-COGS = (DataCog, PredictionCog, InfoCog)
+COGS = (DataCog, PredictionCog, InfoCog, AlertsCog, SubscriptionsCog)

@@ -16,6 +16,7 @@ from bot import embeds
 from bot.answers import FitListAnswer
 from bot.cogs import _autocomplete as ac
 from bot.cogs._pages import PageView
+from bot.commandline import check_date
 from bot.interaction import compute, defer_for_chart, render_png, send
 from frontier import charts
 from frontier.errors import InputError
@@ -37,11 +38,12 @@ def parse_date(text: str | None) -> date | None:
     if text is None or not text.strip():
         return None
     try:
-        return date.fromisoformat(text.strip())
+        when = date.fromisoformat(text.strip())
     except ValueError:
         raise InputError(
             f"as_of must be a date like 2024-06-01, got {text.strip()[:40]!r}"
         ) from None
+    return check_date("as_of", when)
 
 
 class DataCog(commands.Cog):

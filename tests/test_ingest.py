@@ -1,0 +1,323 @@
+"""Ingest into a real store (SQLite and PostgreSQL): matching, conflicts, events, atomicity."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, event, func
+from sqlmodel import select
+
+from db import tables as t
+from db.engine import session_scope
+from db.queries import find_benchmark, headline_scores
+from jobs import ingest as ingest_module
+from jobs.ingest import IngestResult, ingest_batch
+from jobs.sources.base import ModelRecord, ScoreRecord, SourceBatch
+from jobs.sources.bundled import load_bundled
+
+NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+DML = ("INSERT", "UPDATE", "DELETE")
+
+
+# Helpers shared with test_polling.py ------------------------------------------------------
+def store_counts(engine: Engine) -> dict[str, int]:
+    """Rows per table the ingest writes."""
+    tables = {
+        "model": t.Model,
+        "alias": t.ModelAlias,
+        "benchmark": t.Benchmark,
+        "score": t.Score,
+        "source": t.Source,
+    }
+    with session_scope(engine) as session:
+        return {
+            name: session.exec(select(func.count()).select_from(table)).one()
+            for name, table in tables.items()
+        }
+
+
+def source_scores(engine: Engine, key: str) -> int:
+    """How many scores the store holds from one source."""
+    with session_scope(engine) as session:
+        query = (
+            select(func.count())
+            .select_from(t.Score)
+            .join(t.Source, t.Source.id == t.Score.source_id)  # type: ignore[arg-type]
+            .where(t.Source.key == key)
+        )
+        return session.exec(query).one()
+
+
+def source_state(engine: Engine, key: str) -> t.Source | None:
+    """The source's row, detached."""
+    with session_scope(engine) as session:
+        return session.exec(select(t.Source).where(t.Source.key == key)).first()
+
+
+@contextmanager
+def statements(engine: Engine) -> Iterator[list[str]]:
+    """Collect the SQL statements run on ``engine`` (first word, upper case, and table)."""
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(" ".join(statement.split()[:3]).upper())
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def writes(seen: list[str]) -> list[str]:
+    """The INSERT/UPDATE/DELETE statements among ``seen``."""
+    return [s for s in seen if s.startswith(DML)]
+
+
+# Local helpers ---------------------------------------------------------------------------
+def score(model: str, benchmark: str, value: float, **fields: Any) -> ScoreRecord:
+    return ScoreRecord(model_name=model, benchmark=benchmark, value=value, **fields)
+
+
+def batch(
+    source: str,
+    scores: list[ScoreRecord] = (),  # type: ignore[assignment]
+    models: list[ModelRecord] = (),  # type: ignore[assignment]
+) -> SourceBatch:
+    return SourceBatch(
+        source=source,
+        fetched_at=NOW,
+        url=f"https://example.test/{source}",
+        models=list(models),
+        scores=list(scores),
+        content_hash=f"hash-{len(scores)}-{len(models)}",
+    )
+
+
+def ingest(engine: Engine, source_batch: SourceBatch) -> IngestResult:
+    with session_scope(engine) as session:
+        return ingest_batch(session, source_batch, at=NOW)
+
+
+def stored(engine: Engine, model_slug: str, benchmark: str) -> list[tuple[str, float, str]]:
+    """(source key, value, setting) of a model's stored scores on a benchmark."""
+    with session_scope(engine) as session:
+        query = (
+            select(t.Source.key, t.Score.value, t.Score.setting)
+            .join(t.Score, t.Score.source_id == t.Source.id)  # type: ignore[arg-type]
+            .join(t.Model, t.Model.id == t.Score.model_id)  # type: ignore[arg-type]
+            .join(t.Benchmark, t.Benchmark.id == t.Score.benchmark_id)  # type: ignore[arg-type]
+            .where(t.Model.slug == model_slug, t.Benchmark.key == benchmark)
+            .order_by(t.Source.key)
+        )
+        return [tuple(row) for row in session.exec(query)]  # type: ignore[misc]
+
+
+def headline(engine: Engine, benchmark: str, model_slug: str) -> float:
+    with session_scope(engine) as session:
+        bench = find_benchmark(session, benchmark)
+        return next(s.value for s in headline_scores(session, bench) if s.model_slug == model_slug)
+
+
+def open_model(name: str, **fields: Any) -> ModelRecord:
+    return ModelRecord(name=name, open_weights=True, organization="Test Lab", **fields)
+
+
+# Tests -----------------------------------------------------------------------------------
+def test_full_epoch_sample_is_counted_honestly_and_reingest_writes_nothing(engine: Engine):
+    epoch = next(b for b in load_bundled() if b.source == "epoch")
+    before = store_counts(engine)
+
+    first = ingest(engine, epoch)
+
+    after = store_counts(engine)
+    c = first.counts
+    # Rows of one model under several names (Epoch's ``_32K`` runs, provider mirrors) merge
+    # into one stored score, so a fresh store reports no "changed" scores.
+    assert c["scores_changed"] == 0 and c["scores_unchanged"] == 0
+    assert c["scores_merged"] > 0
+    assert c["scores_new"] + c["scores_merged"] == len(epoch.scores)
+    assert source_scores(engine, "epoch") == c["scores_new"]
+    assert after["score"] - before["score"] == c["scores_new"]
+    assert after["model"] - before["model"] == c["models_new"]
+    assert sum(e.kind == "new_score" for e in first.events) == c["scores_new"]
+    # GPT-4 (Mar 2023) lands on the seeded GPT-4 through its alias gpt-4-0314.
+    assert ("epoch", pytest.approx(86.4), "5-shot") in stored(engine, "gpt-4", "mmlu")
+
+    with statements(engine) as seen:
+        again = ingest(engine, epoch)
+    assert again.events == []
+    assert again.counts["scores_unchanged"] == c["scores_new"]
+    assert not again.wrote
+    assert store_counts(engine) == after
+    # Same data, same poll time, same content hash: not one row differs, so nothing is written.
+    assert writes(seen) == []
+
+
+def test_duplicate_rows_keep_the_best_claim_whatever_the_order(engine: Engine):
+    rows = [
+        score("Test Model A", "gsm8k", 61.0, raw_model_id="test-model-a_8K"),
+        score("Test Model A", "gsm8k", 64.5, raw_model_id="test-model-a_32K"),
+        score("Test Model A", "gsm8k", 58.0, raw_model_id="test-model-a"),
+    ]
+    first = ingest(engine, batch("epoch", rows, [open_model("Test Model A")]))
+    assert first.counts["scores_new"] == 1 and first.counts["scores_merged"] == 2
+    assert stored(engine, "test-model-a", "gsm8k") == [("epoch", 64.5, "")]
+
+    again = ingest(engine, batch("epoch", rows[::-1], [open_model("Test Model A")]))
+    assert again.counts["scores_changed"] == 0 and again.counts["scores_unchanged"] == 1
+    assert again.events == []
+    assert stored(engine, "test-model-a", "gsm8k") == [("epoch", 64.5, "")]
+
+
+def test_mmlu_pro_never_lands_on_mmlu(engine: Engine):
+    rows = [
+        score("Test Model B", "mmlu-pro", 55.0, setting="5-shot"),
+        score("Test Model B", "MMLU Pro", 55.0, setting="5-shot"),  # the same benchmark
+        score("Test Model B", "MMLU", 77.0, setting="5-shot"),
+    ]
+    result = ingest(engine, batch("open_llm_leaderboard", rows, [open_model("Test Model B")]))
+    assert result.counts["benchmarks_new"] == 1
+    assert stored(engine, "test-model-b", "mmlu") == [("open_llm_leaderboard", 77.0, "5-shot")]
+    assert stored(engine, "test-model-b", "mmlu-pro") == [("open_llm_leaderboard", 55.0, "5-shot")]
+
+
+def test_hugging_face_repo_id_matches_the_stored_model(engine: Engine):
+    models = [ModelRecord(name="R1 full", hf_repo="deepseek-ai/DeepSeek-R1", likes=10)]
+    rows = [score("R1 full", "gpqa-diamond", 71.5, raw_model_id="deepseek-ai/DeepSeek-R1")]
+    before = store_counts(engine)
+    result = ingest(engine, batch("huggingface", rows, models))
+    assert result.counts["models_new"] == 0
+    assert store_counts(engine)["model"] == before["model"]
+    assert stored(engine, "deepseek-r1", "gpqa-diamond") == [("huggingface", 71.5, "")]
+
+
+def test_two_sources_both_kept_and_headline_follows_trust(engine: Engine):
+    model = [open_model("Test Model C")]
+    ingest(engine, batch("epoch", [score("Test Model C", "mmlu", 70.0)], model))  # rank 20
+    ingest(engine, batch("llm_stats", [score("Test Model C", "mmlu", 75.0)], model))  # rank 30
+    assert stored(engine, "test-model-c", "mmlu") == [("epoch", 70.0, ""), ("llm_stats", 75.0, "")]
+    assert headline(engine, "mmlu", "test-model-c") == 70.0
+
+    with session_scope(engine) as session:
+        llm_stats = session.exec(select(t.Source).where(t.Source.key == "llm_stats")).one()
+        llm_stats.trust_rank = 5
+    assert headline(engine, "mmlu", "test-model-c") == 75.0
+
+
+def test_new_open_best_emits_one_new_frontier_event(engine: Engine):
+    with session_scope(engine) as session:
+        scores = headline_scores(session, find_benchmark(session, "mmlu"))
+    open_best = max(s.value for s in scores if s.open_weights)
+    value = open_best + 0.5
+    source_batch = batch("epoch", [score("Open Giant", "mmlu", value)], [open_model("Open Giant")])
+
+    result = ingest(engine, source_batch)
+
+    frontier = [e for e in result.events if e.kind == "new_frontier"]
+    assert len(frontier) == 1
+    event = frontier[0]
+    assert (event.model_slug, event.benchmark, event.open_weights) == ("open-giant", "mmlu", True)
+    assert event.value == pytest.approx(value) and event.old_value == pytest.approx(open_best)
+    # The proprietary side did not move: one event, for the open side only.
+    assert {e.kind for e in result.events} == {"new_model", "new_score", "new_frontier"}
+
+    assert ingest(engine, source_batch).events == []
+
+
+def test_score_below_the_frontier_emits_no_frontier_event(engine: Engine):
+    rows = [score("Small Open", "mmlu", 30.0)]
+    result = ingest(engine, batch("epoch", rows, [open_model("Small Open")]))
+    assert [e.kind for e in result.events] == ["new_model", "new_score"]
+
+
+def test_changed_value_emits_changed_score(engine: Engine):
+    model = [open_model("Test Model D")]
+    ingest(engine, batch("epoch", [score("Test Model D", "gsm8k", 40.0)], model))
+    result = ingest(engine, batch("epoch", [score("Test Model D", "gsm8k", 42.0)], model))
+    assert result.counts["scores_changed"] == 1
+    changed = [e for e in result.events if e.kind == "changed_score"]
+    assert [(e.model_slug, e.value, e.old_value) for e in changed] == [("test-model-d", 42.0, 40.0)]
+
+
+def test_bad_rows_are_rejected_with_reasons_and_good_rows_kept(engine: Engine):
+    rows = [
+        score("Test Model E", "gsm8k", 50.0),
+        # Built without validation, as a careless adapter could: 150 % is impossible.
+        ScoreRecord.model_construct(
+            model_name="Test Model E", benchmark="humaneval", value=150.0, unit="%"
+        ),
+        score("Test Model E", "mmlu", 1250.0, unit="elo"),  # MMLU is a percentage
+    ]
+    result = ingest(engine, batch("epoch", rows, [open_model("Test Model E")]))
+    reasons = [r.reason for r in result.rejected]
+    assert len(reasons) == 2
+    assert any("outside 0-100" in r for r in reasons)
+    assert any("unit 'elo'" in r for r in reasons)
+    assert stored(engine, "test-model-e", "gsm8k") == [("epoch", 50.0, "")]
+    assert stored(engine, "test-model-e", "humaneval") == []
+    assert stored(engine, "test-model-e", "mmlu") == []
+    assert "2 rejected" in result.summary()
+
+
+def test_model_without_parameter_count_keeps_the_known_count(engine: Engine):
+    # A less trusted source that knows no size must not erase what the store knows.
+    with session_scope(engine) as session:
+        known = session.exec(select(t.Model).where(t.Model.slug == "deepseek-r1")).one()
+        params = known.total_params_b
+    assert params is not None
+    result = ingest(engine, batch("openrouter", [], [ModelRecord(name="DeepSeek-R1")]))
+    assert result.counts["models_updated"] == 0
+    with session_scope(engine) as session:
+        model = session.exec(select(t.Model).where(t.Model.slug == "deepseek-r1")).one()
+        assert model.total_params_b == params
+
+
+def test_crash_half_way_leaves_the_store_as_it_was(engine: Engine, monkeypatch: pytest.MonkeyPatch):
+    epoch = next(b for b in load_bundled() if b.source == "epoch")
+    before = store_counts(engine)
+    calls = {"n": 0}
+    real_write = ingest_module._Ingest.write
+
+    def write_then_crash(self: Any, *args: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 100:
+            raise RuntimeError("disk on fire")
+        real_write(self, *args)
+
+    monkeypatch.setattr(ingest_module._Ingest, "write", write_then_crash)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        ingest(engine, epoch)
+    assert calls["n"] == 100
+    assert store_counts(engine) == before
+    assert source_state(engine, "epoch") is None
+
+
+def test_dates_default_to_release_and_never_precede_it(engine: Engine):
+    model = open_model("Test Model F", released_on=date(2025, 6, 1))
+    rows = [
+        score("Test Model F", "gsm8k", 70.0),  # no date: the model's release
+        score("Test Model F", "humaneval", 60.0, available_on=date(2025, 1, 1)),  # too early
+    ]
+    ingest(engine, batch("llm_stats", rows, [model]))
+    with session_scope(engine) as session:
+        dates = set(
+            session.exec(
+                select(t.Score.available_on)
+                .join(t.Model, t.Model.id == t.Score.model_id)  # type: ignore[arg-type]
+                .where(t.Model.slug == "test-model-f")
+            )
+        )
+    assert dates == {date(2025, 6, 1)}
+
+
+def test_nul_characters_are_dropped_so_both_databases_store_the_row(engine: Engine):
+    # PostgreSQL text cannot hold NUL; SQLite can. The store must not depend on the backend.
+    rows = [score("Nul\x00 Model", "gsm8k", 33.0, url="https://example.test/\x00x")]
+    result = ingest(engine, batch("epoch", rows, [open_model("Nul\x00 Model")]))
+    assert result.rejected == [] and result.counts["scores_new"] == 1
+    assert stored(engine, "nul-model", "gsm8k") == [("epoch", 33.0, "")]
