@@ -49,6 +49,20 @@ def build_parser() -> argparse.ArgumentParser:
     sources_sub.add_parser(
         "list", help="each source: last poll, last success, last error, failures, next due"
     )
+    sync = sub.add_parser(
+        "sync",
+        help="register the slash commands with Discord (the bot never does it on start)",
+    )
+    scope = sync.add_mutually_exclusive_group()
+    scope.add_argument(
+        "--guild", type=int, help="register in this server only (default: GAPWATCH_DEV_GUILD_ID)"
+    )
+    scope.add_argument(
+        "--global",
+        dest="global_",
+        action="store_true",
+        help="register globally (can take up to an hour to show everywhere)",
+    )
     return parser
 
 
@@ -73,9 +87,44 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _sync(args: argparse.Namespace, settings: Settings) -> int:
+    """Register the commands in a server (development) or globally."""
+    if settings.discord_token is None:
+        print("gapwatch: sync needs DISCORD_TOKEN (the bot's token)", file=sys.stderr)
+        return 2
+    guild = args.guild if args.guild is not None else settings.dev_guild_id
+    if guild is None and not args.global_:
+        print(
+            "gapwatch: say where: --guild ID (or set GAPWATCH_DEV_GUILD_ID) for one server, "
+            "or --global",
+            file=sys.stderr,
+        )
+        return 2
+    from bot.answers import Answers
+    from bot.discord_bot import sync_commands
+    from bot.discord_endpoint import configure_discord_endpoint
+    from db.engine import make_engine
+
+    configure_discord_endpoint(settings.discord_api_base, settings.discord_gateway_url)
+    engine = make_engine(settings.db_url)  # the cogs need the service, not the data
+    try:
+        token = settings.discord_token.get_secret_value()
+        names = asyncio.run(sync_commands(Answers(engine), token, None if args.global_ else guild))
+    except Exception as exc:  # discord.LoginFailure, HTTPException: say it without a traceback
+        print(f"gapwatch: sync failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    where = "globally" if args.global_ else f"in server {guild}"
+    print(f"registered {len(names)} commands {where}: " + ", ".join(f"/{n}" for n in names))
+    return 0
+
+
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     from db.store import StoreUnavailableError
 
+    if args.command == "sync":
+        return _sync(args, settings)
     try:
         if args.command == "db":
             return _db(args, settings)
