@@ -206,7 +206,13 @@ def _header(figure: Figure, title: str, subtitle: str) -> None:
     figure.text(0.015, 0.905, subtitle, size=SUBTITLE_SIZE, color=MUTED, va="top")
 
 
+FOOTER_CHARS = 118
+"""Longest footer text that leaves room for the "gapwatch" mark at 1200 px (measured)."""
+
+
 def _footer(figure: Figure, left: str) -> None:
+    if len(left) > FOOTER_CHARS:
+        left = left[: FOOTER_CHARS - 1].rstrip() + "…"
     figure.text(0.015, 0.018, left, size=FOOTER_SIZE, color=MUTED, va="bottom")
     figure.text(0.985, 0.018, "gapwatch", size=FOOTER_SIZE, color=MUTED, va="bottom", ha="right")
 
@@ -622,9 +628,11 @@ def lag_chart(report: LagReport) -> bytes:
         return _no_data(title, f"No proprietary {name} records as of {report.as_of.isoformat()}.")
     rows = sorted(rows, key=lambda row: row.closed.available_on)[-MAX_LAG_ROWS:]
     figure = _figure()
-    ax = figure.add_axes((0.19, 0.14, 0.6, 0.66))
-    _lag_axes(ax, rows, report.as_of)
     size = _row_font(len(rows))
+    labels = [_score_text(row.closed) for row in rows]
+    left = max(0.19, _text_width(figure, labels, size) / figure.bbox.width + 0.03)
+    ax = figure.add_axes((left, 0.14, 0.79 - left, 0.66))
+    _lag_axes(ax, rows, report.as_of)
     for y, row in enumerate(rows):
         _draw_lag_row(ax, y, row, report.as_of, size)
     scores = [row.closed for row in rows] + [row.open for row in rows if isinstance(row, CatchUp)]
@@ -868,7 +876,7 @@ def _draw_fit_row(ax: Axes, y: int, row: RankedFit, size: float) -> None:
     cells = (
         estimate.quant.name,
         f"{approx}{estimate.total_gib:.1f} GiB",
-        "–" if row.score is None else f"{row.score.value:g}",
+        "–" if row.score is None else f"{row.score.value:.1f}",
     )
     for (offset, ha, _), cell in zip(_FIT_COLUMNS, cells, strict=True):
         ax.annotate(

@@ -418,7 +418,7 @@ class _Ingest:
         assert model.id is not None
         owner_rank = self.trust_of(model.facts_source_id)
         owns = model.facts_source_id == self.source.id or self.source.trust_rank < owner_rank
-        changed = False
+        changed = wrote_params = False
         for name, value in values.items():
             if value is None or (model.id, name) in self.claimed:
                 continue
@@ -427,8 +427,11 @@ class _Ingest:
             if current is None or (owns and current != value):
                 setattr(model, name, value)
                 changed = True
+                wrote_params = wrote_params or name == "total_params_b"
         if changed:
-            if owns and model.facts_source_id != self.source.id:
+            # The facts citation is what /fits and /model cite for the parameter count, so
+            # it moves only with the parameter count (not with a licence or a date).
+            if wrote_params and model.facts_source_id != self.source.id:
                 model.facts_source_id = self.source.id
                 model.facts_url = url or model.facts_url
             model.updated_at = self.now

@@ -71,7 +71,10 @@ def parse_results(
             name=str(name).strip(),
             source_model_id=str(name).strip(),
             open_weights=size is not None,
-            total_params_b=size if size and size > 0 else None,
+            # ``size`` is not the total parameter count for mixtures of experts (Mixtral-8x7B
+            # is listed as 13, DBRX as 36: active parameters), and the memory estimate needs
+            # the total, so EvalPlus sizes are not used as parameter counts.
+            total_params_b=None,
             hf_repo=link.removeprefix("https://huggingface.co/")
             if link and link.startswith("https://huggingface.co/")
             else None,
