@@ -87,7 +87,8 @@ def alert_message(message: Outgoing) -> AlertMessage:
     if len(embed) > EMBED_TOTAL:  # never fail a send on Discord's total limit
         embed.description = cut(embed.description or "", max(100, EMBED_TOTAL - len(embed) + 50))
     files = [discord.File(io.BytesIO(f.data), filename=f.name) for f in message.files]
-    if message.ping_role_id:
+    # The default role's id is the server's: never mention it, whatever the settings hold.
+    if message.ping_role_id and message.ping_role_id != message.target.guild_id:
         role = discord.Object(message.ping_role_id)
         mentions = discord.AllowedMentions(everyone=False, users=False, roles=[role])
         content = f"<@&{message.ping_role_id}>"
@@ -144,8 +145,8 @@ def why_embed(lines: list[TraceLine]) -> discord.Embed:
     )
     return footer(
         embed,
-        "stages: queued, delivered, deduplicated, within noise, muted, filtered, "
-        "source stale, baseline, superseded, target lost",
+        "stages: queued, delivered, deduplicated, within noise, muted, digest, filtered, "
+        "source stale, baseline, superseded, no net change, target lost",
     )
 
 

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TextIO
 
 from sqlalchemy import Engine
 
@@ -19,8 +20,9 @@ from bot.settings import Settings
 from db.store import open_store
 from jobs.alerts import AlertRules, AlertService, run_resolution, run_source_check
 from jobs.delivery import ConsoleSender, Dispatcher, Sender
+from jobs.leader import Leadership, identity, leadership, startup_lock
 from jobs.polling import Poller, ingest_bundled
-from jobs.scheduler import build_scheduler
+from jobs.scheduler import build_scheduler, set_leading
 from jobs.sources import SourcesConfig, build_sources
 from jobs.sources.http import SourceClient
 
@@ -28,9 +30,13 @@ log = logging.getLogger(__name__)
 
 
 def open_data(settings: Settings) -> Engine:
-    """The store, migrated, with the bundled dataset and the offline snapshots loaded."""
-    engine = open_store(settings.db_url)
-    results = ingest_bundled(engine)
+    """The store, migrated, with the bundled dataset and the offline snapshots loaded.
+
+    Processes starting together on one PostgreSQL database do this one after the other.
+    """
+    with startup_lock(settings.db_url):
+        engine = open_store(settings.db_url)
+        results = ingest_bundled(engine)
     for result in results:
         log.info("offline snapshot %s", result.summary())
     return engine
@@ -71,23 +77,51 @@ class Runtime:
     metrics: Metrics | None = None
     alert_service: AlertService | None = None
     dispatcher: Dispatcher | None = None
+    leadership: Leadership | None = None
 
     def use_sender(self, sender: Sender) -> Dispatcher:
         """Deliver alerts through ``sender`` from now on (the console, or the Discord bot once
         it exists); the scheduler's delivery job picks it up on its next tick."""
-        self.dispatcher = Dispatcher(engine=self.engine, sender=sender)
+        self.dispatcher = Dispatcher(engine=self.engine, sender=sender, worker=identity())
         return self.dispatcher
 
     async def deliver(self) -> None:
-        """The delivery job: send what is due, if a sender is set yet."""
-        if self.dispatcher is not None:
-            await self.dispatcher.run_once()
+        """The delivery job: send what is due, if a sender is set yet; a backlog goes out in
+        further passes while each claims a full batch, for at most DELIVER_TICK_SECONDS."""
+        if self.dispatcher is None:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + DELIVER_TICK_SECONDS
+        while True:
+            report = await self.dispatcher.run_once()
+            claimed = report.sent + report.retried + report.dead + report.held + report.dropped
+            if claimed < self.dispatcher.batch or loop.time() >= deadline:
+                return
 
     async def resolve(self) -> None:
         """The daily resolution job (00:05 UTC)."""
         changes = await asyncio.to_thread(run_resolution, self.engine)
         for change in changes:
             log.info("prediction %s", change)
+
+
+DELIVER_TICK_SECONDS = 4.0
+"""Longest delivery tick (the job runs every 5 s and must not overlap itself)."""
+
+
+def _leader_only(
+    leader: Leadership, job: Callable[[], Awaitable[None]]
+) -> Callable[[], Awaitable[None]]:
+    """Skip a run that starts after this process lost the leadership (a fence in addition to
+    pausing the job)."""
+
+    async def run() -> None:
+        if leader.is_leader:
+            await job()
+        else:
+            log.info("skipping a leader-only job: this process no longer leads")
+
+    return run
 
 
 def _poll_job(poller: Poller, engine: Engine) -> Callable[[], Awaitable[None]]:
@@ -101,14 +135,25 @@ def _poll_job(poller: Poller, engine: Engine) -> Callable[[], Awaitable[None]]:
 
 
 @asynccontextmanager
-async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
-    """Open everything in order and close it in reverse, whatever happens in between."""
+async def runtime(settings: Settings, *, console: TextIO | None = None) -> AsyncIterator[Runtime]:
+    """Open everything in order and close it in reverse, whatever happens in between.
+
+    Args:
+        settings: The configuration.
+        console: Where console mode (no token) prints alerts; stdout by default.
+    """
     engine = await asyncio.to_thread(open_data, settings)
     client = SourceClient()
     poller = None
     scheduler = None
     metrics = Metrics()
     health = None
+
+    def leadership_changed(leading: bool) -> None:
+        if scheduler is not None:
+            set_leading(scheduler, leading)
+
+    leader = leadership(settings.db_url, leadership_changed)
     rt = Runtime(
         settings,
         engine,
@@ -126,12 +171,13 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
         # Console mode: alerts are printed in the terminal.
         from bot.alert_embeds import alert_text
 
-        rt.use_sender(ConsoleSender(sys.stdout, alert_text))
+        rt.use_sender(ConsoleSender(console or sys.stdout, alert_text))
     try:
         if settings.metrics_port is not None:
             health = HealthServer(metrics, engine, settings.metrics_port, settings.metrics_host)
             await health.start()
         if settings.poll_enabled:
+            alert_rules = AlertRules(context=settings.default_context)
             poller = Poller(
                 engine=engine,
                 client=client,
@@ -139,19 +185,25 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
                 interval=timedelta(minutes=settings.poll_interval_minutes),
                 jitter_seconds=settings.poll_jitter_seconds,
                 on_poll=metrics.observe_poll,
-                after_ingest=AlertRules(context=settings.default_context).after_ingest,
+                after_ingest=alert_rules.after_ingest,
+                after_failure=alert_rules.after_failure,
             )
             rt.poller = poller
+        # One attempt now, so the scheduler starts in the right role; then every few seconds.
+        await leader.start()
+        rt.leadership = leader
         scheduler = build_scheduler(
-            poll=_poll_job(poller, engine) if poller is not None else None,
-            resolve=rt.resolve,
+            poll=_leader_only(leader, _poll_job(poller, engine)) if poller is not None else None,
+            resolve=_leader_only(leader, rt.resolve),
             deliver=rt.deliver,
+            leading=leader.is_leader,
         )
         scheduler.start()
         yield rt
     finally:
         if health is not None:
             await health.stop()
+        await leader.stop()  # pauses the leader-only jobs (callback), then frees the lock
         if scheduler is not None:
             scheduler.shutdown(wait=False)
         await client.aclose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from bisect import bisect_left
 from collections.abc import Callable
 
 from rapidfuzz import fuzz, process
@@ -15,6 +16,15 @@ from db.engine import session_scope
 from frontier.names import normalize_name
 
 REFRESH_SECONDS = 60.0
+
+WRATIO_MAX_KEYS = 5_000
+"""Above this many names, fuzzy matching uses ``fuzz.QRatio`` instead of ``fuzz.WRatio``.
+
+WRatio also scores partial and token-order matches, at about 1.2 µs a name: 200 ms over the
+175,000 aliases of 100,000 models, far past an autocomplete's budget. QRatio (a plain edit
+similarity, vectorised) takes a tenth of that; partial input is already served by the prefix
+matches, which come first and are found by bisection in the sorted names.
+"""
 
 
 class ChoiceCache:
@@ -31,6 +41,7 @@ class ChoiceCache:
         self._lock = threading.Lock()
         self._entries: dict[str, tuple[str, str]] = {}
         self._keys: list[str] = []
+        self._sorted: list[str] = []
         self._loaded_at = float("-inf")
 
     def refresh(self, *, force: bool = False) -> None:
@@ -39,7 +50,7 @@ class ChoiceCache:
             if not force and self._clock() - self._loaded_at < REFRESH_SECONDS:
                 return
             entries = self._load()
-            self._entries, self._keys = entries, list(entries)
+            self._entries, self._keys, self._sorted = entries, list(entries), sorted(entries)
             self._loaded_at = self._clock()
 
     def stale(self) -> bool:
@@ -56,14 +67,17 @@ class ChoiceCache:
                 if len(seen) == limit:
                     break
             return [(choice_name(d), v) for v, d in seen.items()]
-        for key in self._keys:
-            if key.startswith(wanted):
-                display, value = self._entries[key]
-                seen.setdefault(value, display)
-                if len(seen) == limit:
-                    return [(choice_name(d), v) for v, d in seen.items()]
+        keys = self._sorted
+        for i in range(bisect_left(keys, wanted), len(keys)):
+            if not keys[i].startswith(wanted):
+                break
+            display, value = self._entries[keys[i]]
+            seen.setdefault(value, display)
+            if len(seen) == limit:
+                return [(choice_name(d), v) for v, d in seen.items()]
+        scorer = fuzz.WRatio if len(self._keys) <= WRATIO_MAX_KEYS else fuzz.QRatio
         for key, _score, _i in process.extract(
-            wanted, self._keys, scorer=fuzz.WRatio, limit=limit * 3, score_cutoff=50
+            wanted, self._keys, scorer=scorer, limit=limit * 3, score_cutoff=50
         ):
             display, value = self._entries[key]
             seen.setdefault(value, display)

@@ -135,9 +135,19 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
             return ask(" ".join(args.line), settings)
         if args.command == "run":
+            import discord
+
             from bot.runner import run
 
-            return asyncio.run(run(settings))
+            try:
+                return asyncio.run(run(settings))
+            except discord.LoginFailure:
+                print(
+                    "gapwatch: Discord refused the token (DISCORD_TOKEN); check it in the "
+                    "developer portal, or unset it to run the console",
+                    file=sys.stderr,
+                )
+                return 2
     except StoreUnavailableError as exc:
         print(f"gapwatch: {exc}", file=sys.stderr)
         return 3

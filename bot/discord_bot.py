@@ -152,15 +152,44 @@ class GapwatchBot(commands.Bot):
             self.metrics.set_discord(state)
 
 
+class ShardedGapwatchBot(GapwatchBot, commands.AutoShardedBot):
+    """The bot on discord.py's ``AutoShardedBot``: ``shard_count`` shards in all, this process
+    running ``shard_ids`` (all by default), each shard a gateway connection of its own.
+
+    discord.py's ``before_identify_hook`` waits 5 s before each IDENTIFY after the first
+    (Discord's identify rate limit); kept as is (tests override it).
+    """
+
+
 def build_bot(
     answers: Answers,
     *,
     metrics: Metrics | None = None,
     alert_service: AlertService | None = None,
+    shard_count: int | None = None,
+    shard_ids: list[int] | None = None,
     **options: Any,
 ) -> GapwatchBot:
-    """The bot with every cog (added on login)."""
-    return GapwatchBot(answers, metrics=metrics, alert_service=alert_service, **options)
+    """The bot with every cog (added on login); sharded when ``shard_count`` is set.
+
+    Args:
+        answers: The answer service.
+        metrics: Counters and health state, if any.
+        alert_service: Alert settings and subscriptions.
+        shard_count: Shards in all (None: one unsharded connection).
+        shard_ids: The shards this process runs (None: all of them).
+        **options: Further ``discord.Client`` options.
+    """
+    if shard_count is None:
+        return GapwatchBot(answers, metrics=metrics, alert_service=alert_service, **options)
+    return ShardedGapwatchBot(
+        answers,
+        metrics=metrics,
+        alert_service=alert_service,
+        shard_count=shard_count,
+        shard_ids=shard_ids,
+        **options,
+    )
 
 
 async def serve(runtime: Any) -> None:
@@ -173,6 +202,8 @@ async def serve(runtime: Any) -> None:
         runtime.answers,
         metrics=getattr(runtime, "metrics", None),
         alert_service=getattr(runtime, "alert_service", None),
+        shard_count=settings.shard_count,
+        shard_ids=settings.shard_ids,
     )
     if hasattr(runtime, "use_sender"):
         from bot.discord_sender import DiscordSender

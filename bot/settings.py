@@ -45,7 +45,10 @@ class Settings(BaseSettings):
     dev_guild_id: int | None = None
     discord_api_base: str | None = None
     discord_gateway_url: str | None = None
+    # discord.py's AutoShardedBot with this many shards in all; shard_ids (JSON list): the ones
+    # this process runs (default: all of them), so N processes can each run a part.
     shard_count: int | None = Field(default=None, ge=1)
+    shard_ids: list[int] | None = None
 
     default_gap_threshold: float = Field(default=2.0, gt=0, le=100)
     default_hysteresis: float = Field(default=0.25, ge=0, le=10)
@@ -100,6 +103,19 @@ class Settings(BaseSettings):
         except DatabaseURLError as exc:
             raise ValueError(str(exc)) from None
         return value.strip()
+
+    @model_validator(mode="after")
+    def _shards(self) -> Settings:
+        if self.shard_ids is None:
+            return self
+        if self.shard_count is None:
+            raise ValueError("GAPWATCH_SHARD_IDS needs GAPWATCH_SHARD_COUNT (the total)")
+        bad = [i for i in self.shard_ids if not 0 <= i < self.shard_count]
+        if not self.shard_ids or bad or len(set(self.shard_ids)) != len(self.shard_ids):
+            raise ValueError(
+                f"GAPWATCH_SHARD_IDS must list distinct shard ids from 0 to {self.shard_count - 1}"
+            )
+        return self
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

@@ -444,21 +444,38 @@ def open_models_by_score(
     session: Session, benchmark: t.Benchmark, *, max_params_b: float
 ) -> Iterator[tuple[t.Model, int | None]]:
     """Sized open models up to ``max_params_b`` with their headline score's id on a benchmark,
-    best score first (unscored last), then largest, then by slug; rows are read as consumed."""
+    best score first, then largest, then by slug; then the unscored ones, largest first.
+    Rows are read as they are consumed, so a caller that stops early reads few.
+
+    Two queries rather than one outer join: the headline subquery drives the scored ones (one
+    pass over the benchmark's scores), and the unscored ones are read only if asked for.
+    """
     headline = _headline(benchmark, as_of=None, sources=None)
-    query = (
+    scored = (
         select(t.Model, headline.c.id)  # type: ignore[call-overload]
-        .outerjoin(headline, headline.c.model_id == t.Model.id)
+        .join(t.Model, t.Model.id == headline.c.model_id)
         .where(*_sized_open_models(max_params_b))
         .order_by(
-            headline.c.value.is_(None),
             headline.c.value.desc(),
             t.Model.total_params_b.desc(),  # type: ignore[union-attr]
             t.Model.slug,
         )
         .execution_options(yield_per=200)
     )
-    yield from session.exec(query)
+    yield from session.exec(scored)
+    has_score = (
+        select(t.Score.id)
+        .where(t.Score.model_id == t.Model.id, t.Score.benchmark_id == benchmark.id)
+        .exists()
+    )
+    unscored = (
+        select(t.Model)
+        .where(*_sized_open_models(max_params_b), ~has_score)
+        .order_by(t.Model.total_params_b.desc(), t.Model.slug)  # type: ignore[union-attr]
+        .execution_options(yield_per=200)
+    )
+    for model in session.exec(unscored):
+        yield model, None
 
 
 def scores_by_id(

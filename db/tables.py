@@ -129,6 +129,18 @@ class Score(SQLModel, table=True):
         UniqueConstraint("model_id", "benchmark_id", "source_id", "setting", name="uq_score_key"),
         # The gap, leaderboard and lag queries read one benchmark's scores in date order.
         Index("ix_score_benchmark_available", "benchmark_id", "available_on", "value"),
+        # Headline scores are chosen per model in SQL (db.queries._headline): this index holds
+        # every column that query reads, in model order, so it never visits the table.
+        Index(
+            "ix_score_headline",
+            "benchmark_id",
+            "model_id",
+            "setting",
+            "source_id",
+            "retrieved_at",
+            "available_on",
+            "value",
+        ),
     )
     id: int | None = Field(default=None, primary_key=True)
     model_id: int = Field(

@@ -341,10 +341,66 @@ def retry_delay(attempts: int, retry_after: float | None = None) -> timedelta:
     return wait
 
 
-def superseded(group: str | None, alert_id: int, newer_in_group: Mapping[str, int]) -> bool:
-    """Whether an undelivered alert has a newer one in its relevance group for the same target
-    (a later gap crossing on the same benchmark makes the earlier one old news)."""
-    return group is not None and newer_in_group.get(group, alert_id) > alert_id
+def crossing_still_news(
+    direction: Direction, *, last_seen: Direction | None, first_unseen: Direction
+) -> bool:
+    """Whether the last of a chain of held-back gap crossings still tells the server something.
+
+    While alerts are held (a mute, a digest) the gap may cross the line and cross back; each
+    crossing supersedes the one before, and the last is news only if the gap ended on another
+    side than the one the server last heard of: after the last crossing delivered to it, or,
+    if it never got one, before the first crossing it missed. Up and back down during a mute
+    is nothing; up, down and up again is "above".
+
+    Args:
+        direction: The last crossing of the chain.
+        last_seen: The last crossing delivered to the server (None: never one).
+        first_unseen: The first crossing the server did not get (``direction`` itself when
+            nothing was missed).
+    """
+    known = _side_after(last_seen) if last_seen else _side_before(first_unseen)
+    return _side_after(direction) != known
+
+
+def _side_after(direction: Direction) -> Side:
+    return "above" if direction == "up" else "below"
+
+
+def _side_before(direction: Direction) -> Side:
+    return "below" if direction == "up" else "above"
+
+
+# --- pings and predictions -------------------------------------------------------------------
+
+MASS_MENTION_NAMES = frozenset({"everyone", "here"})
+
+
+def ping_role_refusal(role_id: int, *, guild_id: int, name: str | None = None) -> str | None:
+    """Why a role may not be the server's alert ping, or None when it may.
+
+    The server's default role (its id is the server's id) mentions everyone; a role *named*
+    everyone or here would only ping its members, but reads as a mass ping: both are refused.
+    """
+    named = (name or "").strip().lstrip("@").strip().lower()
+    if role_id == guild_id or named in MASS_MENTION_NAMES:
+        return (
+            "gapwatch never pings @everyone or @here; pick an opt-in role that members join "
+            "to get alerts (e.g. @gap-alerts)"
+        )
+    return None
+
+
+def prediction_benchmarks(params: Mapping[str, object]) -> frozenset[str]:
+    """The benchmark keys a prediction's rule reads (its ``benchmark`` or ``benchmarks``
+    parameter), so an ingest re-judges only the predictions its scores can move."""
+    keys: set[str] = set()
+    one = params.get("benchmark")
+    if isinstance(one, str):
+        keys.add(one)
+    many = params.get("benchmarks")
+    if isinstance(many, list | tuple):
+        keys.update(k for k in many if isinstance(k, str))
+    return frozenset(keys)
 
 
 # --- keys ------------------------------------------------------------------------------------

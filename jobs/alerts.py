@@ -2,18 +2,22 @@
 
 - :meth:`AlertRules.after_ingest` runs inside the poll's transaction (``Poller(after_ingest=…)``):
   gap crossings (per server, with hysteresis), new models that fit a server's VRAM budget, new
-  open-weights bests, catch-ups (Epoch's rule), format drift. Each alert is written with
+  open-weights bests, catch-ups (Epoch's rule), format drift, and the status of the predictions
+  that read a benchmark whose scores changed. Each alert is written with
   :func:`jobs.delivery.write_alert`, so it commits (or rolls back) with the data.
+- :meth:`AlertRules.after_failure` runs when a poll fails: a ``SourceFormatError`` is format
+  drift, told once per episode.
 - :func:`resolve_predictions` is the daily job (00:05 UTC): it evaluates every prediction, stores
   status, verdict, evidence and ``resolved_on``, and alerts subscribers when one resolves or
-  changes status.
+  changes status (:func:`judge_predictions`, which ingests call for the predictions they touch).
 - :func:`check_sources` tells servers' admins about a source down for hours.
 - :class:`AlertService` is what the slash commands call: server settings, subscriptions, the
   test alert and ``/alerts why``.
 
 **Memory.** ``rule_state`` rows hold what each rule last saw: ``guild:<id>`` / ``gap:<bench>``
 (the latch), ``global`` / ``catch_up:<bench>`` (pairs already announced), ``source:<key>`` /
-``seen`` (the source has been ingested before) and ``source:<key>`` / ``health``. Because that
+``seen`` (the source has been ingested before), ``source:<key>`` / ``health`` and
+``source:<key>`` / ``drift`` (since when its format drifted, announced once). Because that
 memory lives in the store, a change that happened while the bot was down is compared with the
 state from before the outage and alerts once the bot is back; and because it is updated in the
 alerting transaction, replaying the same data finds nothing new.
@@ -23,6 +27,8 @@ alerting transaction, replaying the same data finds nothing new.
 rule (its whole catalogue is "new"); catch-ups seen for the first time on a benchmark are a
 baseline; a prediction judged for the first time alerts only if it resolved within the last
 week; events about data older than :data:`EVENT_STALE_AFTER` are dropped as ``source stale``.
+A prediction's status is about the whole store, so a source's first ingest may change it (and
+alert its followers); format drift is about the bot, so it is told on a first ingest too.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, func
@@ -45,10 +51,11 @@ from frontier.errors import InputError
 from frontier.fits import DEFAULT_CONTEXT, FitReport
 from frontier.gap import GapReport, gap_report
 from frontier.lag import UnsupportedBenchmarkError, lag_report
-from frontier.predictions import PredictionData, evaluate, status_change
+from frontier.predictions import PredictionData, PredictionVerdict, evaluate, status_change
 from frontier.types import Score
 from jobs.delivery import Target, prune_traces, record_trace, write_alert
 from jobs.ingest import ChangeEvent, IngestResult
+from jobs.sources.base import SourceError, SourceFormatError
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +133,7 @@ def _fmt_gap(gap: float | None) -> str:
 
 
 class AlertRules:
-    """The rules run after each ingest.
+    """The rules run after each ingest, and after a poll that failed.
 
     Args:
         clock: The time (tests control it).
@@ -142,15 +149,10 @@ class AlertRules:
     def after_ingest(self, session: Session, result: IngestResult) -> None:
         """Turn one ingest's changes into alerts (the Poller calls this in its transaction)."""
         now = self.clock()
-        baseline = load_state(session, f"source:{result.source}", "seen") is None
-        if baseline:
-            save_state(session, f"source:{result.source}", "seen", {"since": now.isoformat()}, now)
+        baseline = _first_ingest(session, result.source, now)
         guilds = alerting_guilds(session)
         tracked = {b.key: b for b in queries.tracked_benchmarks(session)}
-        touched = sorted(
-            {e.benchmark for e in result.events if e.kind in SCORE_EVENTS and e.benchmark}
-            & set(tracked)
-        )
+        touched = sorted(_scored_benchmarks(result) & set(tracked))
         run = _Run(session, now, guilds, result, baseline)
         for key in touched:
             run.benchmark(tracked[key])
@@ -158,37 +160,57 @@ class AlertRules:
             if event.kind == "new_model" and event.open_weights:
                 run.fits(event, self.context)
         run.drift()
-        if baseline and guilds and result.events:
-            for guild in guilds:
-                record_trace(
-                    session,
-                    guild_id=guild.id,
-                    kind="baseline",
-                    subject=f"first data from {result.source}",
-                    stage="baseline",
-                    at=now,
-                    detail=f"{len(result.events)} changes noted silently (a new source)",
-                )
+        if baseline and result.events:
+            run.trace_baseline()
+        if touched:
+            judge_predictions(session, now=now, benchmarks=frozenset(touched))
         prune_traces(session, now)
 
+    def after_failure(self, session: Session, source: str, error: SourceError) -> None:
+        """A failed poll (the Poller calls this in the transaction that records the failure):
+        a format error tells the servers once per episode that the source's format drifted."""
+        if not isinstance(error, SourceFormatError):
+            return
+        now = self.clock()
+        announce_drift(
+            _Outbox(session, now),
+            alerting_guilds(session),
+            source,
+            [
+                f"The last poll failed: {error.message}",
+                "Answers keep using the data stored before; this source adds nothing until "
+                "its adapter is updated.",
+            ],
+        )
 
-class _Run:
-    """One ingest's evaluation: the session, the time, the servers."""
 
-    def __init__(
-        self,
-        session: Session,
-        now: datetime,
-        guilds: Sequence[_Guild],
-        result: IngestResult,
-        baseline: bool,
-    ) -> None:
+def _first_ingest(session: Session, source: str, now: datetime) -> bool:
+    """Whether this is the source's first ingest with the rules (a silent baseline); notes it."""
+    scope = f"source:{source}"
+    if load_state(session, scope, "seen") is not None:
+        return False
+    save_state(session, scope, "seen", {"since": now.isoformat()}, now)
+    return True
+
+
+def _scored_benchmarks(result: IngestResult) -> set[str]:
+    """The benchmarks whose scores this ingest changed."""
+    return {e.benchmark for e in result.events if e.kind in SCORE_EVENTS and e.benchmark}
+
+
+class _Outbox:
+    """Writes servers' alerts and notes what happened to each event (``/alerts why``).
+
+    Args:
+        session: The caller's transaction.
+        now: The time.
+        silent: A baseline: nothing is written.
+    """
+
+    def __init__(self, session: Session, now: datetime, *, silent: bool = False) -> None:
         self.session = session
         self.now = now
-        self.today = now.date()
-        self.guilds = guilds
-        self.result = result
-        self.baseline = baseline
+        self.silent = silent
 
     def trace(
         self,
@@ -221,7 +243,7 @@ class _Run:
     ) -> None:
         """Write one server's alert (or trace why not)."""
         subject = str(payload.get("subject", payload.get("title", kind)))
-        if self.baseline:
+        if self.silent:
             return
         if not rules.kind_enabled(guild.kinds, kind):
             self.trace(guild, kind, subject, "filtered", f"{kind} alerts are off on this server")
@@ -240,6 +262,47 @@ class _Run:
             self.trace(guild, kind, subject, "deduplicated", "the same alert was written before")
         else:
             self.trace(guild, kind, subject, "queued", alert_id=alert.id)
+
+
+def _gap_key(guild: _Guild, report: GapReport, crossings: int, direction: str) -> str:
+    """A crossing's identity: the server, the benchmark, which crossing, and the frontiers."""
+    fingerprint = rules.score_fingerprint(
+        *(
+            (s.model_slug, s.value, s.available_on)
+            for s in (report.proprietary, report.open)
+            if s is not None
+        )
+    )
+    return rules.dedupe_key(
+        "gap", guild.id, report.benchmark.key, crossings, direction, fingerprint
+    )
+
+
+class _Run(_Outbox):
+    """One ingest's evaluation: the session, the time, the servers."""
+
+    def __init__(
+        self,
+        session: Session,
+        now: datetime,
+        guilds: Sequence[_Guild],
+        result: IngestResult,
+        baseline: bool,
+    ) -> None:
+        super().__init__(session, now, silent=baseline)
+        self.today = now.date()
+        self.guilds = guilds
+        self.result = result
+
+    def trace_baseline(self) -> None:
+        for guild in self.guilds:
+            self.trace(
+                guild,
+                "baseline",
+                f"first data from {self.result.source}",
+                "baseline",
+                f"{len(self.result.events)} changes noted silently (a new source)",
+            )
 
     def movers(self, benchmark: str) -> list[str]:
         lines = []
@@ -292,20 +355,7 @@ class _Run:
         self.emit(
             guild,
             "gap",
-            rules.dedupe_key(
-                "gap",
-                guild.id,
-                report.benchmark.key,
-                step.state.crossings,
-                step.crossing,
-                rules.score_fingerprint(
-                    *(
-                        (s.model_slug, s.value, s.available_on)
-                        for s in (report.proprietary, report.open)
-                        if s is not None
-                    )
-                ),
-            ),
+            _gap_key(guild, report, step.state.crossings, step.crossing),
             gap_payload(
                 report,
                 step.crossing,
@@ -415,39 +465,72 @@ class _Run:
     # source health ---------------------------------------------------------------------------
 
     def drift(self) -> None:
+        """Half or more of a big batch rejected: the source's format drifted (told once per
+        episode, also on a source's first ingest: it is about the bot, not news); a clean
+        batch ends the episode."""
         c = self.result.counts
         rows = sum(
             c[k] for k in ("scores_new", "scores_changed", "scores_unchanged", "scores_merged")
         )
         rows += c["models_new"] + c["models_updated"]
         rejected = len(self.result.rejected)
-        if not rules.format_drifted(rows, rejected):
-            return
         source = self.result.source
+        if not rules.format_drifted(rows, rejected):
+            end_drift(self.session, source, self.now)
+            return
         reasons = sorted({r.reason.split(":")[0] for r in self.result.rejected})[:3]
-        for guild in self.guilds:
-            self.emit(
-                guild,
-                "source_health",
-                rules.dedupe_key("source_drift", guild.id, source, self.today.isoformat()),
-                {
-                    "title": f"Source {source}: its format may have changed",
-                    "subject": f"{source} format drift",
-                    "lines": [
-                        f"{rejected} of {rows + rejected} rows were rejected in the last poll.",
-                        "Most common reasons: " + "; ".join(reasons),
-                        "Data from this source may be missing until its adapter is updated.",
-                    ],
-                    "color": "warning",
-                },
-            )
+        announce_drift(
+            _Outbox(self.session, self.now),
+            self.guilds,
+            source,
+            [
+                f"{rejected} of {rows + rejected} rows were rejected in the last poll.",
+                "Most common reasons: " + "; ".join(reasons),
+                "Data from this source may be missing until its adapter is updated.",
+            ],
+        )
+
+
+# --- format drift ----------------------------------------------------------------------------
+
+
+def announce_drift(
+    outbox: _Outbox, guilds: Sequence[_Guild], source: str, lines: list[str]
+) -> None:
+    """Tell each server that a source's format drifted, once per episode (the episode's start
+    is in ``rule_state`` and in the dedupe key)."""
+    scope = f"source:{source}"
+    state = load_state(outbox.session, scope, "drift") or {}
+    if state.get("since"):
+        return  # this episode was announced
+    since = outbox.now.isoformat()
+    save_state(outbox.session, scope, "drift", {"since": since}, outbox.now)
+    for guild in guilds:
+        outbox.emit(
+            guild,
+            "source_health",
+            rules.dedupe_key("source_drift", guild.id, source, since),
+            {
+                "title": f"Source {source}: its format may have changed",
+                "subject": f"{source} format drift",
+                "lines": lines,
+                "color": "warning",
+            },
+        )
+
+
+def end_drift(session: Session, source: str, now: datetime) -> None:
+    """A batch parsed cleanly: the next drift is a new episode."""
+    scope = f"source:{source}"
+    if (load_state(session, scope, "drift") or {}).get("since"):
+        save_state(session, scope, "drift", {"since": None}, now)
 
 
 # --- payloads (plain text; bot/alert_embeds.py renders them) -------------------------------
 
 
 def gap_payload(
-    report: GapReport, direction: str, previous: float | None, movers: Sequence[str]
+    report: GapReport, direction: rules.Direction, previous: float | None, movers: Sequence[str]
 ) -> dict[str, Any]:
     """A gap crossing: the gap, both frontiers with sources, what moved it, the chart."""
     name = report.benchmark.name
@@ -476,6 +559,7 @@ def gap_payload(
         "fields": fields,
         "color": "proprietary" if direction == "up" else "open",
         "benchmark": report.benchmark.key,
+        "direction": direction,
         "gap": report.gap,
         "within_noise": report.within_noise,
         "chart": {
@@ -575,56 +659,98 @@ def prediction_targets(session: Session, code: str, *, resolved: bool) -> list[T
 
 
 def resolve_predictions(session: Session, *, now: datetime) -> list[str]:
-    """The daily job's work: judge every prediction, store the verdicts, alert on changes.
+    """The daily job's work: judge every prediction, store the verdicts, alert on changes
+    (a prediction resolves on its verification date even when no data changed).
 
     Returns:
         The status changes, e.g. ``["OB-001 resolved: hit"]``.
     """
+    return judge_predictions(session, now=now)
+
+
+def judge_predictions(
+    session: Session, *, now: datetime, benchmarks: frozenset[str] | None = None
+) -> list[str]:
+    """Judge predictions, store each verdict, and alert on a status change.
+
+    Args:
+        session: The caller's transaction.
+        now: The time.
+        benchmarks: Judge only the predictions that read one of these benchmarks (after an
+            ingest); None judges them all (the daily job).
+
+    Returns:
+        The status changes, e.g. ``["OB-001 on track → at risk"]``.
+    """
+    rows = [
+        row
+        for row in queries.predictions(session)
+        if benchmarks is None or rules.prediction_benchmarks(row.params) & benchmarks
+    ]
+    if not rows:
+        return []
     today = now.date()
     data = prediction_data(session)
     changes = []
-    for row in queries.predictions(session):
-        definition = queries.to_prediction_def(session, row)
-        verdict = evaluate(definition, data, today=today)
-        first = row.evaluated_at is None
-        change = status_change(None if first else row.status, verdict)
-        old_news = (
-            verdict.resolved_on is not None
-            and today - verdict.resolved_on > FIRST_JUDGEMENT_ALERT_WITHIN
-        )
-        if first and old_news:
-            change = None  # an old resolution seen for the first time: a baseline
-        row.status = verdict.status
-        row.verdict = verdict.status if verdict.resolved else None
-        row.resolved_on = verdict.resolved_on
-        row.evidence = {
-            "summary": verdict.summary,
-            "evidence": [e.text for e in verdict.evidence],
-            "what_would_change_it": verdict.what_would_change_it,
-            "as_of": verdict.as_of.isoformat(),
-        }
-        row.evaluated_at = now
-        if change is None:
-            continue
-        changes.append(f"{row.code} {change}")
-        key_day = (verdict.resolved_on or today).isoformat()
-        write_alert(
-            session,
-            kind="prediction",
-            dedupe_key=rules.dedupe_key("prediction", row.code, change, key_day),
-            payload={
-                "title": f"{row.code} {change}",
-                "subject": f"{row.code} {change}",
-                "lines": [row.title, verdict.summary, *[e.text for e in verdict.evidence][:5]],
-                "color": "open" if verdict.status == "hit" else "warning",
-                "code": row.code,
-                "status": verdict.status,
-            },
-            targets=prediction_targets(session, row.code, resolved=verdict.resolved),
-            now=now,
-            topic=f"prediction:{row.code}",
-        )
+    for row in rows:
+        verdict = evaluate(queries.to_prediction_def(session, row), data, today=today)
+        change = _status_change(row, verdict, today)
+        _store_verdict(row, verdict, now)
+        if change is not None:
+            changes.append(f"{row.code} {change}")
+            _alert_status_change(session, row, verdict, change, now)
     return changes
+
+
+def _status_change(row: t.Prediction, verdict: PredictionVerdict, today: date) -> str | None:
+    """The change worth an alert; a first judgement is a baseline unless it resolved lately."""
+    first = row.evaluated_at is None
+    old_news = (
+        verdict.resolved_on is not None
+        and today - verdict.resolved_on > FIRST_JUDGEMENT_ALERT_WITHIN
+    )
+    if first and old_news:
+        return None
+    return status_change(None if first else row.status, verdict)
+
+
+def _store_verdict(row: t.Prediction, verdict: PredictionVerdict, now: datetime) -> None:
+    row.status = verdict.status
+    row.verdict = verdict.status if verdict.resolved else None
+    row.resolved_on = verdict.resolved_on
+    row.evidence = {
+        "summary": verdict.summary,
+        "evidence": [e.text for e in verdict.evidence],
+        "what_would_change_it": verdict.what_would_change_it,
+        "as_of": verdict.as_of.isoformat(),
+    }
+    row.evaluated_at = now
+
+
+def _alert_status_change(
+    session: Session, row: t.Prediction, verdict: PredictionVerdict, change: str, now: datetime
+) -> None:
+    """Alert a prediction's followers (and, for a resolution, servers' alert channels)."""
+    targets = prediction_targets(session, row.code, resolved=verdict.resolved)
+    if not targets:
+        return  # nobody follows it; the stored status is the record
+    key_day = (verdict.resolved_on or now.date()).isoformat()
+    write_alert(
+        session,
+        kind="prediction",
+        dedupe_key=rules.dedupe_key("prediction", row.code, change, key_day),
+        payload={
+            "title": f"{row.code} {change}",
+            "subject": f"{row.code} {change}",
+            "lines": [row.title, verdict.summary, *[e.text for e in verdict.evidence][:5]],
+            "color": "open" if verdict.status == "hit" else "warning",
+            "code": row.code,
+            "status": verdict.status,
+        },
+        targets=targets,
+        now=now,
+        topic=f"prediction:{row.code}",
+    )
 
 
 # --- source health --------------------------------------------------------------------------
@@ -638,67 +764,59 @@ def check_sources(session: Session, *, now: datetime) -> list[str]:
     """
     changed = []
     guilds = alerting_guilds(session)
+    outbox = _Outbox(session, now)
     for source in session.exec(select(t.Source).where(t.Source.last_polled_at.is_not(None))):  # type: ignore[union-attr]
         scope = f"source:{source.key}"
         state = load_state(session, scope, "health") or {"down": False}
-        failing_since = source.last_success_at
-        if source.consecutive_failures and failing_since is None:
-            first = state.get("first_failure_at")
-            failing_since = datetime.fromisoformat(first) if first else source.last_error_at
-            state["first_failure_at"] = (failing_since or now).isoformat()
+        failing_since = _failing_since(source, state, now)
         down = rules.source_down(source.consecutive_failures, failing_since, now)
         if down == bool(state.get("down")) or (not down and source.consecutive_failures):
             save_state(session, scope, "health", state, now)
             continue
-        state["down"] = down
         since = (failing_since or now).isoformat()
-        state["since"] = since if down else None
+        state.update(down=down, since=since if down else None)
         save_state(session, scope, "health", state, now)
         changed.append(source.key)
+        payload = _source_down_payload(source, since) if down else _source_up_payload(source)
         for guild in guilds:
-            if not rules.kind_enabled(guild.kinds, "source_health"):
-                continue
-            payload = (
-                {
-                    "title": f"Source {source.name} has been failing since {since[:16]} UTC",
-                    "subject": f"{source.key} down",
-                    "lines": [
-                        f"{source.consecutive_failures} polls in a row failed; last error: "
-                        f"{source.last_error or '?'}",
-                        "Answers keep using the data stored before; they may be out of date.",
-                    ],
-                    "color": "warning",
-                }
-                if down
-                else {
-                    "title": f"Source {source.name} works again",
-                    "subject": f"{source.key} recovered",
-                    "lines": ["Polling succeeded again; its data is current."],
-                    "color": "open",
-                }
-            )
             key = rules.dedupe_key(
                 "source_down" if down else "source_up", guild.id, source.key, since
             )
-            alert = write_alert(
-                session,
-                kind="source_health",
-                dedupe_key=key,
-                payload=payload,
-                targets=[guild.target],
-                now=now,
-                guild_id=guild.id,
-            )
-            record_trace(
-                session,
-                guild_id=guild.id,
-                kind="source_health",
-                subject=payload["subject"],
-                stage="queued" if alert else "deduplicated",
-                at=now,
-                alert_id=alert.id if alert else None,
-            )
+            outbox.emit(guild, "source_health", key, payload)
     return changed
+
+
+def _failing_since(source: t.Source, state: dict[str, Any], now: datetime) -> datetime | None:
+    """Since when a source fails: its last success, or (never a success) its first failure,
+    remembered in ``state``."""
+    if not source.consecutive_failures or source.last_success_at is not None:
+        return source.last_success_at
+    first = state.get("first_failure_at")
+    since = datetime.fromisoformat(first) if first else source.last_error_at
+    state["first_failure_at"] = (since or now).isoformat()
+    return since
+
+
+def _source_down_payload(source: t.Source, since: str) -> dict[str, Any]:
+    return {
+        "title": f"Source {source.name} has been failing since {since[:16]} UTC",
+        "subject": f"{source.key} down",
+        "lines": [
+            f"{source.consecutive_failures} polls in a row failed; last error: "
+            f"{source.last_error or '?'}",
+            "Answers keep using the data stored before; they may be out of date.",
+        ],
+        "color": "warning",
+    }
+
+
+def _source_up_payload(source: t.Source) -> dict[str, Any]:
+    return {
+        "title": f"Source {source.name} works again",
+        "subject": f"{source.key} recovered",
+        "lines": ["Polling succeeded again; its data is current."],
+        "color": "open",
+    }
 
 
 # --- what the commands call ------------------------------------------------------------------
@@ -876,10 +994,21 @@ class AlertService:
         """One message a day instead of one per alert."""
         return self._change(guild_id, lambda _s, row: setattr(row, "digest", on))
 
-    def set_role(self, guild_id: int, role_id: int | None) -> AlertSettingsView:
-        """The opt-in role to ping with alerts (None: no ping)."""
-        if role_id is not None and role_id == guild_id:
-            raise InputError("gapwatch never pings @everyone; pick an opt-in role instead")
+    def set_role(
+        self, guild_id: int, role_id: int | None, *, name: str | None = None
+    ) -> AlertSettingsView:
+        """The opt-in role to ping with alerts (None: no ping); never @everyone or @here.
+
+        Raises:
+            InputError: The server's default role, or a role named everyone or here.
+        """
+        refusal = (
+            None
+            if role_id is None
+            else rules.ping_role_refusal(role_id, guild_id=guild_id, name=name)
+        )
+        if refusal is not None:
+            raise InputError(refusal)
         return self._change(guild_id, lambda _s, row: setattr(row, "ping_role_id", role_id))
 
     def test(self, guild_id: int) -> AlertSettingsView:

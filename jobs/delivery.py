@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal, Protocol, TextIO
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, delete, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
@@ -54,6 +54,11 @@ RECLAIM_AFTER = timedelta(minutes=5)
 seconds, discord.py's own retries under a minute; the nonce makes the resend safe."""
 
 CLAIM_BATCH = 20
+DROP_DETAILS = {
+    "superseded": "a newer crossing on the same benchmark replaced it before it was sent",
+    "no net change": "the gap crossed the line and back while alerts were held",
+    "stale": "not delivered within a week: old news",
+}
 TRACE_KEEP = timedelta(days=30)
 
 TargetKind = Literal["channel", "user", "admins"]
@@ -154,8 +159,6 @@ def record_trace(
 
 def prune_traces(session: Session, now: datetime) -> None:
     """Forget traces older than :data:`TRACE_KEEP`."""
-    from sqlalchemy import delete
-
     session.execute(delete(t.AlertTrace).where(t.AlertTrace.at < now - TRACE_KEEP))  # type: ignore[arg-type]
 
 
@@ -402,19 +405,15 @@ class Dispatcher:
         now: datetime,
         report: DispatchReport,
     ) -> list[Outgoing]:
+        """Decide each claimed delivery: drop, hold, or send (alone, or in a server's digest)."""
         messages: list[Outgoing] = []
         digests: dict[tuple[str, int], list[tuple[t.Delivery, t.Alert]]] = {}
         settings_cache: dict[int, t.GuildSettings | None] = {}
         for delivery, alert in rows:
-            settings = None
-            if delivery.guild_id is not None and delivery.target_kind == "channel":
-                if delivery.guild_id not in settings_cache:
-                    settings_cache[delivery.guild_id] = session.get(
-                        t.GuildSettings, delivery.guild_id
-                    )
-                settings = settings_cache[delivery.guild_id]
-            if self._superseded(session, delivery, alert):
-                self._drop(session, delivery, alert, "superseded", now, report)
+            settings = _channel_settings(session, delivery, settings_cache)
+            old_news = self._old_news(session, delivery, alert)
+            if old_news is not None:
+                self._drop(session, delivery, alert, old_news, now, report)
                 continue
             decision = rules.delivery_decision(
                 now=now,
@@ -441,19 +440,41 @@ class Dispatcher:
             messages.append(self._outgoing(group, settings, digest=len(group) > 1))
         return messages
 
-    def _superseded(self, session: Session, delivery: t.Delivery, alert: t.Alert) -> bool:
+    def _old_news(self, session: Session, delivery: t.Delivery, alert: t.Alert) -> str | None:
+        """Why an alert of a relevance group (the gap crossings on one benchmark) is no news for
+        its target any more: ``superseded`` by a newer one, or ``no net change`` when it ends
+        a chain of crossings the target never got on the side it last heard of (up and back
+        down during a mute); None when it is news."""
         if alert.group_key is None:
-            return False
-        newer = session.exec(
-            select(t.Alert.id)
+            return None
+        in_group = (
+            select(t.Alert.id, t.Alert.payload, t.Delivery.state)
             .join(t.Delivery, t.Delivery.alert_id == t.Alert.id)  # type: ignore[arg-type]
             .where(t.Alert.group_key == alert.group_key)
-            .where(t.Alert.id > alert.id)  # type: ignore[operator]
             .where(t.Delivery.target_kind == delivery.target_kind)
             .where(t.Delivery.target_id == delivery.target_id)
-            .limit(1)
-        ).first()
-        return newer is not None
+        )
+        newer = session.exec(in_group.where(t.Alert.id > alert.id).limit(1)).first()  # type: ignore[operator]
+        if newer is not None:
+            return "superseded"
+        unseen: list[str | None] = []  # directions since the last crossing the target got
+        last_seen: str | None = None
+        earlier = in_group.where(t.Alert.id < alert.id).order_by(t.Alert.id.desc())  # type: ignore[operator,union-attr]
+        for _id, payload, state in session.exec(earlier):
+            if state in ("sent", "sending"):  # sending: another worker is posting it now
+                last_seen = payload.get("direction") or "?"
+                break
+            unseen.insert(0, payload.get("direction"))
+        direction = alert.payload.get("direction")
+        chain = [direction, *unseen, *([last_seen] if last_seen else [])]
+        if not unseen or not all(d in ("up", "down") for d in chain):
+            return None  # nothing missed (or alerts written before directions were stored)
+        still_news = rules.crossing_still_news(
+            direction,
+            last_seen=last_seen,
+            first_unseen=unseen[0],  # type: ignore[arg-type]
+        )
+        return None if still_news else "no net change"
 
     def _outgoing(
         self,
@@ -525,6 +546,7 @@ class Dispatcher:
                 subject=_subject(alert),
                 stage=reason,
                 at=now,
+                detail=DROP_DETAILS.get(reason),
                 alert_id=alert.id,
             )
 
@@ -722,6 +744,18 @@ def tell_admins_target_lost(
         now=now,
         guild_id=guild_id,
     )
+
+
+def _channel_settings(
+    session: Session, delivery: t.Delivery, cache: dict[int, t.GuildSettings | None]
+) -> t.GuildSettings | None:
+    """The server settings (mute, digest, role) that govern a delivery to a server's channel;
+    None for DMs and admin notices."""
+    if delivery.guild_id is None or delivery.target_kind != "channel":
+        return None
+    if delivery.guild_id not in cache:
+        cache[delivery.guild_id] = session.get(t.GuildSettings, delivery.guild_id)
+    return cache[delivery.guild_id]
 
 
 def _subject(alert: t.Alert) -> str:

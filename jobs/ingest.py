@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from sqlmodel import Session, select
 
 from db import tables as t
-from db.queries import headline_scores
+from db.queries import frontier_candidates
 from db.types import utcnow
 from frontier import types as f
 from frontier.names import normalize_name, slugify
@@ -70,6 +70,10 @@ MODEL_FIELDS = (
     "experts",
     "experts_per_token",
 )
+
+PRELOAD_CHUNK = 500
+"""Model ids per ``IN (...)`` query when loading a batch's models (well under every driver's
+parameter limit: SQLite allows 32,766 per statement)."""
 
 ScoreKey = tuple[int, int, str]
 """The store's identity of a score within one source: model id, benchmark id, setting."""
@@ -305,9 +309,10 @@ class _Ingest:
                 select(t.Model.id, t.Model.hf_repo).where(t.Model.hf_repo.is_not(None))  # type: ignore[union-attr]
             )
         }
-        # Every model in one query: a batch touches hundreds, and one SELECT each is the cost.
-        self.models: dict[int, t.Model] = {m.id: m for m in session.exec(select(t.Model)) if m.id}
-        self.slugs: set[str] = {m.slug for m in self.models.values()}
+        # The models the batch names, loaded in bulk by ``preload`` (one SELECT each would be
+        # the cost); loading every model instead costs seconds on a store of 100,000.
+        self.models: dict[int, t.Model] = {}
+        self.slugs: set[str] = set(session.exec(select(t.Model.slug)))
         ranks = session.exec(select(t.Source.id, t.Source.trust_rank)).all()
         self.ranks: dict[int | None, int] = {source_id: rank for source_id, rank in ranks}
         self.benchmarks: dict[str, t.Benchmark] = {}
@@ -319,7 +324,23 @@ class _Ingest:
         self.claimed: set[tuple[int, str]] = set()
         self.updated: set[int] = set()
 
+    def preload(self, batch: SourceBatch) -> None:
+        """Load the stored models the batch's names resolve to, a few hundred per query."""
+        wanted: set[int] = set()
+        names = [(m.name, m.hf_repo or m.source_model_id) for m in batch.models]
+        names += [(s.model_name, s.raw_model_id) for s in batch.scores]
+        for name, repo in names:
+            model_id = self.model_id(name, repo)
+            if model_id is not None:
+                wanted.add(model_id)
+        ids = sorted(wanted - self.models.keys())
+        for start in range(0, len(ids), PRELOAD_CHUNK):
+            chunk = ids[start : start + PRELOAD_CHUNK]
+            query = select(t.Model).where(t.Model.id.in_(chunk))  # type: ignore[union-attr]
+            self.models.update((m.id, m) for m in self.session.exec(query) if m.id)
+
     def run(self, batch: SourceBatch) -> None:
+        self.preload(batch)
         for raw in batch.models:
             try:
                 record = _validated(raw)
@@ -344,6 +365,18 @@ class _Ingest:
 
     def find_model(self, name: str, hf_repo: str | None = None) -> t.Model | None:
         """The stored model a source's name (or Hugging Face repo id) means, if any."""
+        model_id = self.model_id(name, hf_repo)
+        if model_id is None:
+            return None
+        model = self.models.get(model_id)
+        if model is None:  # named by an alias this batch added: not preloaded
+            model = self.session.get(t.Model, model_id)
+            if model is not None:
+                self.models[model_id] = model
+        return model
+
+    def model_id(self, name: str, hf_repo: str | None = None) -> int | None:
+        """The id of the stored model a name (or Hugging Face repo id) means, if any."""
         model_id = None
         if hf_repo:
             model_id = self.by_repo.get(hf_repo.lower()) or self.aliases.get(
@@ -353,7 +386,7 @@ class _Ingest:
             model_id = self.aliases.get(normalize_name(name))
             if model_id is None and "/" in name:
                 model_id = self.aliases.get(normalize_name(name.rsplit("/", 1)[1]))
-        return self.models.get(model_id) if model_id is not None else None
+        return model_id
 
     def new_slug(self, name: str) -> str:
         base = slugify(name.rsplit("/", 1)[-1] if "/" in name else name)
@@ -579,7 +612,7 @@ class _Ingest:
         for bench in benches:
             assert bench.id is not None
             sides: dict[bool, f.Score] = {}
-            for score in headline_scores(self.session, bench):
+            for score in frontier_candidates(self.session, bench):
                 best = sides.get(score.open_weights)
                 if best is None or _better(score.value, best.value, bench.higher_is_better):
                     sides[score.open_weights] = score

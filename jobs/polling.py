@@ -33,6 +33,7 @@ from jobs.sources.http import SourceClient
 log = logging.getLogger(__name__)
 
 AfterIngest = Callable[[Session, IngestResult], None]
+AfterFailure = Callable[[Session, str, SourceError], None]
 OnPoll = Callable[["PollOutcome"], None]
 
 FIRST_RETRY = timedelta(minutes=1)
@@ -118,6 +119,8 @@ class Poller:
         jitter_seconds: Spread of the per-source offset.
         after_ingest: Called in the ingest's transaction with its result (the alert rules),
             so alerts are written atomically with the data that caused them.
+        after_failure: Called with the source's error in the transaction that records a
+            failed fetch (the alert rules: format drift).
         clock: The time (tests control it).
         on_poll: Called with every poll's outcome (the metrics); its errors are logged only.
     """
@@ -132,6 +135,7 @@ class Poller:
         intervals: Mapping[str, timedelta] | None = None,
         jitter_seconds: int = 0,
         after_ingest: AfterIngest | None = None,
+        after_failure: AfterFailure | None = None,
         clock: Callable[[], datetime] = utcnow,
         on_poll: OnPoll | None = None,
     ) -> None:
@@ -143,6 +147,7 @@ class Poller:
         self.intervals = dict(intervals or {})
         self.jitter_seconds = jitter_seconds
         self.after_ingest = after_ingest
+        self.after_failure = after_failure
         self.clock = clock
         # Unchanged polls write nothing, so their time lives here (a restart costs one
         # conditional request per source).
@@ -209,7 +214,7 @@ class Poller:
         try:
             batch = await self.sources[key].fetch(self.client, state)
         except SourceError as exc:
-            return await self._failed(key, str(exc.message), was_failing)
+            return await self._failed(key, str(exc.message), was_failing, exc)
         except Exception as exc:  # an adapter bug must not stop the other sources
             log.exception("%s: fetch crashed", key)
             return await self._failed(key, f"fetch failed: {type(exc).__name__}", was_failing)
@@ -233,10 +238,15 @@ class Poller:
                 self.after_ingest(session, result)
         return result
 
-    async def _failed(self, key: str, error: str, was_failing: bool) -> PollOutcome:
+    async def _failed(
+        self, key: str, error: str, was_failing: bool, exc: SourceError | None = None
+    ) -> PollOutcome:
         def note() -> int:
             with session_scope(self.engine) as session:
-                return record_failure(session, key, error, at=self.clock())
+                failures = record_failure(session, key, error, at=self.clock())
+                if self.after_failure is not None and exc is not None:
+                    self.after_failure(session, key, exc)
+                return failures
 
         failures = await asyncio.to_thread(note)
         wait = backoff(failures, self.interval_of(key))

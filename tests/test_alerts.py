@@ -15,7 +15,15 @@ from db.engine import session_scope
 from jobs.alerts import AlertRules, AlertService, check_sources, resolve_predictions
 from jobs.delivery import ConsoleSender, Dispatcher
 from jobs.polling import Poller
-from jobs.sources.base import ModelRecord, ScoreRecord, SourceBatch, SourceState
+from jobs.sources.base import (
+    ModelRecord,
+    ScoreRecord,
+    SourceBatch,
+    SourceError,
+    SourceFormatError,
+    SourceState,
+    SourceUnavailableError,
+)
 from jobs.sources.http import SourceClient
 
 GUILD = 111_000_000_000_000_001
@@ -43,8 +51,11 @@ class FakeSource:
         self.key = key
         self.models: list[ModelRecord] = []
         self.scores: list[ScoreRecord] = []
+        self.error: SourceError | None = None
 
     async def fetch(self, client: Any, state: SourceState) -> SourceBatch:
+        if self.error is not None:
+            raise self.error
         return SourceBatch(
             source=self.key,
             fetched_at=NOW,
@@ -117,6 +128,7 @@ class World:
             client=self.client,
             sources=[source],
             after_ingest=self.rules.after_ingest,
+            after_failure=self.rules.after_failure,
             clock=clock,
         )
         self.service = AlertService(engine, clock=clock)
@@ -125,6 +137,14 @@ class World:
         self.source.models, self.source.scores = models, scores
         outcome = await self.poller.poll(self.source.key)
         assert outcome.ok, outcome.error
+
+    async def fail(self, error: SourceError) -> None:
+        self.source.error = error
+        try:
+            outcome = await self.poller.poll(self.source.key)
+        finally:
+            self.source.error = None
+        assert not outcome.ok
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -268,28 +288,73 @@ async def test_mute_holds_until_it_ends_then_sends_with_a_footer(engine: Engine)
         await world.close()
 
 
-async def test_a_later_crossing_supersedes_an_undelivered_one(engine: Engine) -> None:
+def open_model(name: str, value: float, on: date = date(2026, 12, 1)) -> tuple[Any, Any]:
+    """An open-weights model's MMLU score."""
+    model, score = frontier_model(name, value)
+    return (
+        model.model_copy(update={"open_weights": True, "released_on": on}),
+        score.model_copy(update={"available_on": on}),
+    )
+
+
+async def test_a_crossing_up_and_back_down_during_a_mute_sends_nothing_about_it(
+    engine: Engine,
+) -> None:
     world = await baseline_world(engine)
     sender = ConsoleSender(io.StringIO())
     dispatcher = Dispatcher(engine=engine, sender=sender, clock=world.clock)
     try:
         world.service.mute(GUILD, "1d")
-        up_model, up = frontier_model()
-        await world.poll([up_model], [up])  # up …
-        down_model, down = frontier_model("Open Giant", 93.0)
-        down_model = down_model.model_copy(update={"open_weights": True})
-        await world.poll([down_model], [down])  # … and down again while muted
+        await world.poll(*map(list, zip(frontier_model(), strict=True)))  # up …
+        await world.poll(*map(list, zip(open_model("Open Giant", 93.0), strict=True)))  # … down
         assert [a.payload["title"] for a in alerts(engine, "gap")] == [
             "MMLU: the gap rose above 2 points",
             "MMLU: the gap is back within 2 points",
         ]
         world.clock.advance(timedelta(days=1, minutes=1))
         report = await dispatcher.drain()
-        assert report.dropped == 1
+        assert report.dropped == 2
         sent = [m.items[0].payload["title"] for m in sender.sent]
-        assert sorted(sent) == [
-            "MMLU: the gap is back within 2 points",  # the crossing up is old news
-            "New open-weights best on MMLU: Open Giant",
+        assert sent == ["New open-weights best on MMLU: Open Giant"]  # no "back within"
+        stages = {line.stage for line in world.service.why(GUILD) if line.kind == "gap"}
+        assert {"superseded", "no net change"} <= stages
+    finally:
+        await world.close()
+
+
+async def test_up_down_up_during_a_mute_sends_only_the_final_crossing(engine: Engine) -> None:
+    world = await baseline_world(engine)
+    sender = ConsoleSender(io.StringIO())
+    dispatcher = Dispatcher(engine=engine, sender=sender, clock=world.clock)
+    try:
+        world.service.mute(GUILD, "1d")
+        await world.poll(*map(list, zip(frontier_model(), strict=True)))  # up
+        await world.poll(*map(list, zip(open_model("Open Giant", 93.0), strict=True)))  # down
+        await world.poll(*map(list, zip(frontier_model("Frontier Y", 95.6), strict=True)))  # up
+        assert len(alerts(engine, "gap")) == 3
+        world.clock.advance(timedelta(days=1, minutes=1))
+        await dispatcher.drain()
+        gap = [m for m in sender.sent if m.items[0].kind == "gap"]
+        [message] = gap
+        assert message.items[0].payload["title"] == "MMLU: the gap rose above 2 points"
+        assert "+2.6 points" in message.items[0].payload["lines"][0]
+    finally:
+        await world.close()
+
+
+async def test_a_crossing_after_one_the_server_saw_is_sent(engine: Engine) -> None:
+    world = await baseline_world(engine)
+    sender = ConsoleSender(io.StringIO())
+    dispatcher = Dispatcher(engine=engine, sender=sender, clock=world.clock)
+    try:
+        await world.poll(*map(list, zip(frontier_model(), strict=True)))
+        await dispatcher.drain()  # the server sees "up"
+        await world.poll(*map(list, zip(open_model("Open Giant", 93.0), strict=True)))
+        await dispatcher.drain()
+        titles = [m.items[0].payload["title"] for m in sender.sent if m.items[0].kind == "gap"]
+        assert titles == [
+            "MMLU: the gap rose above 2 points",
+            "MMLU: the gap is back within 2 points",
         ]
     finally:
         await world.close()
@@ -377,3 +442,76 @@ def test_source_down_for_hours_tells_admins_once(engine: Engine) -> None:
         assert check_sources(session, now=clock()) == []
     [alert] = alerts(engine, "source_health")
     assert alert.payload["title"].startswith("Source LMArena has been failing since")
+
+
+async def test_a_format_error_tells_the_servers_once_per_episode(engine: Engine) -> None:
+    world = await baseline_world(engine)
+    try:
+        drift = SourceFormatError("required column 'Model version' is missing", source="epoch")
+        await world.fail(drift)
+        await world.fail(drift)  # the same episode: nothing more
+        await world.fail(SourceUnavailableError("503 Service Unavailable", source="epoch"))
+        [alert] = alerts(engine, "source_health")
+        assert alert.payload["title"] == "Source epoch: its format may have changed"
+        assert "required column 'Model version' is missing" in alert.payload["lines"][0]
+        assert [(d.target_kind, d.target_id) for d in deliveries(engine)] == [("channel", CHANNEL)]
+        await world.poll(*map(list, zip(filler_score(), strict=True)))  # parses again: over
+        world.clock.advance(timedelta(hours=1))
+        await world.fail(drift)  # a new episode
+        assert len(alerts(engine, "source_health")) == 2
+    finally:
+        await world.close()
+
+
+async def test_an_open_model_matching_a_proprietary_record_posts_a_catch_up(
+    engine: Engine,
+) -> None:
+    world = await baseline_world(engine)
+    try:
+        model, score = frontier_model("Frontier X", 93.5)
+        june = date(2026, 6, 1)
+        model = model.model_copy(update={"released_on": june})
+        await world.poll([model], [score.model_copy(update={"available_on": june})])
+        assert alerts(engine, "catch_up") == []  # a proprietary record, not matched yet
+        await world.poll(*map(list, zip(open_model("Open Giant", 93.6), strict=True)))
+        [alert] = alerts(engine, "catch_up")
+        assert alert.payload["title"] == (
+            "Open Giant now matches Frontier X's MMLU level of 6 months ago"
+        )
+        assert alert.payload["lines"][0].startswith("Frontier X: 93.5% (2026-06-01) — source:")
+        await world.poll(*map(list, zip(open_model("Open Giant", 93.6), strict=True)))
+        assert len(alerts(engine, "catch_up")) == 1
+    finally:
+        await world.close()
+
+
+def prediction(engine: Engine, code: str) -> t.Prediction:
+    with session_scope(engine) as session:
+        return session.exec(select(t.Prediction).where(t.Prediction.code == code)).one()
+
+
+async def test_an_ingest_that_moves_a_prediction_alerts_its_followers(engine: Engine) -> None:
+    world = await baseline_world(engine)  # the filler poll judged the predictions: a baseline
+    try:
+        subscribe(world.service, 7, "OB-001")
+        assert prediction(engine, "OB-001").status == "on track"
+        judged_at = prediction(engine, "OB-002").evaluated_at
+        world.clock.advance(timedelta(hours=1))
+        await world.poll([hf_model(8.0)], [])  # no scores changed: nothing re-judged
+        assert prediction(engine, "OB-002").evaluated_at == judged_at
+        await world.poll(*map(list, zip(frontier_model(), strict=True)))  # MMLU gap +2.7
+        assert prediction(engine, "OB-001").status == "at risk"
+        [alert] = alerts(engine, "prediction")
+        assert alert.payload["title"] == "OB-001 on track → at risk"
+        assert alert.dedupe_key == "prediction:OB-001:on track → at risk:2026-12-04"
+        assert [
+            (d.target_kind, d.target_id) for d in deliveries(engine) if d.alert_id == alert.id
+        ] == [("user", 7)]
+        world.clock.now = datetime(2026, 12, 5, 0, 5, tzinfo=UTC)
+        with session_scope(engine) as session:
+            assert resolve_predictions(session, now=world.clock()) == []  # noticed already
+        world.clock.now = datetime(2026, 12, 31, 0, 5, tzinfo=UTC)
+        with session_scope(engine) as session:
+            assert "OB-001 resolved: hit" in resolve_predictions(session, now=world.clock())
+    finally:
+        await world.close()

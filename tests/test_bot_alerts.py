@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import discord
@@ -22,7 +22,7 @@ from db.engine import session_scope
 from jobs.alerts import AlertService, resolve_predictions
 from jobs.delivery import Dispatcher, Outgoing, SendOutcome
 from tests.discord_emulator import DiscordEmulator, running_client
-from tests.test_alerts import Clock, FakeSource, World, frontier_model, hf_model
+from tests.test_alerts import Clock, FakeSource, World, frontier_model, hf_model, open_model
 
 pytest_plugins = ("tests.discord_emulator.fixtures",)
 
@@ -336,3 +336,98 @@ async def test_subscribe_unsubscribe_and_list(
         permissions=MANAGE_GUILD,
     )
     assert "every prediction" in in_channel.content
+
+
+async def test_the_opt_in_role_is_the_only_mention(
+    bot: GapwatchBot, discord_emulator: DiscordEmulator, engine: Engine, clock: Clock
+) -> None:
+    guild_id = discord_emulator.guild_id
+    role_id = discord_emulator.world.add_role(guild_id, "gap-alerts")
+    fake_everyone = discord_emulator.world.add_role(guild_id, "@everyone")
+    admin = {"permissions": MANAGE_GUILD}
+    await ask(discord_emulator, "alerts channel", {"channel": discord_emulator.channel_id}, **admin)
+    for refused_role in (guild_id, fake_everyone):  # the default role, and one named like it
+        refused = await ask(discord_emulator, "alerts role", {"role": refused_role}, **admin)
+        assert refused.flags & EPHEMERAL
+        assert "never pings @everyone or @here" in refused.embeds[0]["description"]
+    chosen = await ask(discord_emulator, "alerts role", {"role": role_id}, **admin)
+    assert f"<@&{role_id}>" in str(chosen.embeds[0]["fields"])
+    AlertService(engine, clock=clock).test(guild_id)
+    await dispatcher(engine, bot, clock).drain()
+    [request] = discord_emulator.requests_to("POST", f"/channels/{discord_emulator.channel_id}/*")
+    assert request.json["content"] == f"<@&{role_id}>"
+    mentions = request.json["allowed_mentions"]
+    assert mentions["parse"] == [] and [int(r) for r in mentions["roles"]] == [role_id]
+    assert not mentions.get("users") and "everyone" not in mentions["parse"]
+
+
+async def test_digest_is_one_message_at_the_daily_time(
+    bot: GapwatchBot, world: World, discord_emulator: DiscordEmulator, engine: Engine, clock: Clock
+) -> None:
+    on = await ask(discord_emulator, "alerts digest", {"mode": "on"}, permissions=MANAGE_GUILD)
+    assert "daily" in str(on.embeds[0]["fields"])
+    await world.poll([hf_model(8.0), hf_model(3.0)], [])
+    sending = dispatcher(engine, bot, clock)
+    await sending.drain()
+    clock.now = datetime(2026, 12, 5, 8, 59, tzinfo=UTC)
+    await sending.drain()
+    assert posts(discord_emulator) == []
+    clock.now = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
+    await sending.drain()
+    [digest] = posts(discord_emulator)
+    embed = digest.embeds[0]
+    assert embed["title"] == "gapwatch daily digest: 2 alerts"
+    assert "Test-8B-Instruct fits your 24 GiB GPU" in embed["description"]
+    assert "Test-3B-Instruct fits your 24 GiB GPU" in embed["description"]
+    assert len(discord_emulator.requests_to("POST", "/channels/*/messages")) == 1
+    assert set(states(engine)) == {"sent"}
+
+
+async def test_catch_up_alert_reaches_the_channel(
+    bot: GapwatchBot, world: World, discord_emulator: DiscordEmulator, engine: Engine, clock: Clock
+) -> None:
+    model, score = frontier_model("Frontier X", 93.5)
+    june = date(2026, 6, 1)
+    await world.poll(
+        [model.model_copy(update={"released_on": june})],
+        [score.model_copy(update={"available_on": june})],
+    )
+    await world.poll(*map(list, zip(open_model("Open Giant", 93.6), strict=True)))
+    await dispatcher(engine, bot, clock).drain()
+    titles = [m.embeds[0]["title"] for m in posts(discord_emulator)]
+    assert "Open Giant now matches Frontier X's MMLU level of 6 months ago" in titles
+
+
+async def test_alerts_why_lists_each_stage_an_event_stopped_at(
+    bot: GapwatchBot, world: World, discord_emulator: DiscordEmulator, engine: Engine, clock: Clock
+) -> None:
+    poll = world.poll
+    await poll(*map(list, zip(frontier_model("Frontier X", 92.9), strict=True)))  # gap +2.1: up
+    await poll(*map(list, zip(open_model("Open A", 91.0), strict=True)))  # 1.9: within noise
+    await poll(*map(list, zip(open_model("Open A", 89.0), strict=True)))  # a correction …
+    await poll(*map(list, zip(open_model("Open A", 91.0), strict=True)))  # … undone: deduplicated
+    sending = dispatcher(engine, bot, clock)
+    await sending.drain()  # the crossing and the open best are posted
+    world.service.set_kinds(discord_emulator.guild_id, "gap, open_best, catch_up")
+    await poll([hf_model(8.0)], [])  # a fits alert: filtered
+    world.service.set_kinds(discord_emulator.guild_id, "all")
+    old = hf_model(7.0, "old-org/Old-7B").model_copy(update={"released_on": date(2024, 1, 1)})
+    await poll([old], [])  # released long ago: source stale
+    world.service.mute(discord_emulator.guild_id, "2h")
+    await poll([hf_model(3.0)], [])
+    await sending.drain()  # the fits alert is held: muted
+    why = await ask(discord_emulator, "alerts why", permissions=MANAGE_GUILD)
+    assert why.flags & EPHEMERAL
+    text = why.embeds[0]["description"]
+    for stage, subject in [
+        ("deduplicated", "MMLU: Open A 91.0%"),
+        ("within noise", "MMLU gap +1.9"),
+        ("muted", "test-org/Test-3B-Instruct fits 24 GiB"),
+        ("filtered", "test-org/Test-8B-Instruct fits 24 GiB"),
+        ("source stale", "new model old-org/Old-7B"),
+    ]:
+        assert f"**{stage}** · {subject}" in text, (stage, text)
+    assert [m.embeds[0]["title"] for m in posts(discord_emulator)] == [
+        "MMLU: the gap rose above 2 points",
+        "New open-weights best on MMLU: Open A",
+    ]

@@ -155,11 +155,13 @@ class AlertsCog(commands.GroupCog, group_name="alerts"):
             role: The role to mention; leave out to stop pinging.
         """
         guild_id = require_manage_guild(interaction)
-        role_id = role.id if role is not None else None
+        role_id, name = (role.id, role.name) if role is not None else (None, None)
         view = await compute(
-            interaction, lambda: self.service.set_role(guild_id, role_id), ephemeral=True
+            interaction,
+            lambda: self.service.set_role(guild_id, role_id, name=name),
+            ephemeral=True,
         )
-        await self._reply(interaction, view, "role")
+        await self._reply(interaction, view, "role to ping" if role_id else "no role ping")
 
     @app_commands.command()
     async def test(self, interaction: discord.Interaction) -> None:

@@ -315,7 +315,8 @@ class SourceClient:
                 if last.retry_after is not None
                 else self.retry.backoff(attempt, self._rand())
             )
-            log.warning(
+            # Retries are routine; the poller logs a failing source once, at WARNING.
+            log.info(
                 "%s: GET %s failed (%s); retry %d/%d in %.1f s",
                 source or "http",
                 shown,

@@ -104,6 +104,13 @@ class World:
         """Make a user a member of a guild."""
         self.guilds[guild_id].members[user_id] = p.member(self.users_and_bot()[user_id])
 
+    def add_role(self, guild_id: int, name: str) -> int:
+        """Create a role in a guild (no permissions); returns its id."""
+        guild = self.guilds[guild_id]
+        role_id = self.ids.next()
+        guild.roles.append(p.role(role_id, name, permissions=0, position=len(guild.roles)))
+        return role_id
+
     def add_channel(self, guild_id: int, name: str) -> int:
         """Create a text channel in a guild; returns its id."""
         guild = self.guilds[guild_id]

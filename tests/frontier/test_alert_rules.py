@@ -155,3 +155,36 @@ def test_keys_and_nonces() -> None:
     nonce = rules.delivery_nonce(12, "channel", 99)
     assert len(nonce) <= 25 and nonce == rules.delivery_nonce(12, "channel", 99)
     assert nonce != rules.delivery_nonce(12, "user", 99)
+
+
+@pytest.mark.parametrize(
+    ("direction", "last_seen", "first_unseen", "news"),
+    [
+        ("up", None, "up", True),  # nothing missed: the crossing itself
+        ("down", None, "up", False),  # up and back down, both unseen
+        ("up", None, "up", True),  # up, down, up: ends above, the server knew below
+        ("down", "up", "down", True),  # the server saw up; down is news
+        ("up", "up", "down", False),  # saw up; down and up again unseen: still above
+    ],
+)
+def test_a_held_crossing_is_news_only_if_the_side_changed(
+    direction, last_seen, first_unseen, news
+) -> None:
+    assert (
+        rules.crossing_still_news(direction, last_seen=last_seen, first_unseen=first_unseen) is news
+    )
+
+
+@pytest.mark.parametrize(
+    ("role_id", "name", "refused"),
+    [(1, "@everyone", True), (5, "@everyone", True), (5, " Here ", True), (5, "gap-alerts", False)],
+)
+def test_mass_mention_roles_are_refused(role_id, name, refused) -> None:
+    refusal = rules.ping_role_refusal(role_id, guild_id=1, name=name)
+    assert (refusal is not None) is refused
+
+
+def test_prediction_benchmarks_from_params() -> None:
+    assert rules.prediction_benchmarks({"benchmarks": ["mmlu", "gsm8k"]}) == {"mmlu", "gsm8k"}
+    assert rules.prediction_benchmarks({"benchmark": "mmlu", "min_score": 68}) == {"mmlu"}
+    assert rules.prediction_benchmarks({"benchmark": 3}) == frozenset()
