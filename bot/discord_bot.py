@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -22,6 +22,9 @@ from bot.interaction import NO_MENTIONS, send_error
 from bot.metrics import Metrics
 from frontier.errors import InputError
 from jobs.alerts import AlertService
+
+if TYPE_CHECKING:
+    from jobs.polling import Poller
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +109,7 @@ class GapwatchBot(commands.Bot):
         *,
         metrics: Metrics | None = None,
         alert_service: AlertService | None = None,
+        poller: Poller | None = None,
         **options: Any,
     ) -> None:
         intents = discord.Intents.none()
@@ -119,6 +123,7 @@ class GapwatchBot(commands.Bot):
             **options,
         )
         self.answers = answers
+        self.poller = poller  # None when polling is off: /sources poll says so
         self.alert_service = alert_service
         self.metrics = metrics
         self.tree.metrics = metrics  # type: ignore[attr-defined]
@@ -202,6 +207,7 @@ async def serve(runtime: Any) -> None:
         runtime.answers,
         metrics=getattr(runtime, "metrics", None),
         alert_service=getattr(runtime, "alert_service", None),
+        poller=getattr(runtime, "poller", None),
         shard_count=settings.shard_count,
         shard_ids=settings.shard_ids,
     )

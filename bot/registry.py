@@ -100,7 +100,7 @@ def console_commands() -> dict[str, CommandSpec]:
             text=text.audit_text,
         ),
         CommandSpec(
-            name="sources",
+            name="sources status",
             description="Each source's last poll, last success and last error.",
             answer=lambda answers: answers.sources(),
             text=text.sources_text,

@@ -27,7 +27,7 @@ EXAMPLES = [
     "/prediction list",
     "/prediction trackrecord",
     "/audit",
-    "/sources",
+    "/sources status",
     "/about",
     "/gap mmul",
 ]

@@ -4,16 +4,25 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import date
+from pathlib import Path
 
 import discord
 import pytest_asyncio
+from aiohttp import web
+from sqlmodel import select
 
 from bot.answers import Answers
 from bot.discord_bot import GapwatchBot, build_bot
+from db import tables as t
+from db.engine import session_scope
+from jobs.polling import Poller
+from jobs.sources.evalplus import EvalPlusSource
+from jobs.sources.http import SourceClient
 from tests.discord_emulator import DiscordEmulator, running_client
 
 pytest_plugins = ("tests.discord_emulator.fixtures",)
 
+REPO = Path(__file__).resolve().parents[1]
 TODAY = date(2026, 12, 4)
 MANAGE_GUILD = 1 << 5
 EPHEMERAL = 64
@@ -219,8 +228,75 @@ async def test_audit_pages_disagreements_first(
 
 
 async def test_sources_lists_health(bot: GapwatchBot, discord_emulator: DiscordEmulator) -> None:
-    handle = await discord_emulator.send_command("sources")
+    handle = await discord_emulator.send_command("sources status")
     embed = (await handle.wait_for_callback()).embeds[0]
     assert fields(embed)["Bundled dataset"].endswith(
         "cited references (model cards, papers, the report)"
     )
+
+
+@pytest_asyncio.fixture
+async def polling_bot(
+    engine, discord_emulator: DiscordEmulator, discord_client_options: dict[str, object]
+) -> AsyncIterator[GapwatchBot]:
+    """The bot with a poller whose EvalPlus source is a local HTTP server."""
+    payload = (REPO / "tests/fixtures/sources/evalplus/results.json").read_bytes()
+
+    async def results(_request: web.Request) -> web.Response:
+        return web.Response(body=payload, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_get("/results.json", results)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    client = SourceClient()
+    poller = Poller(
+        engine=engine,
+        client=client,
+        sources=[EvalPlusSource(url=f"http://127.0.0.1:{port}/results.json")],
+    )
+    bot = build_bot(Answers(engine, today=lambda: TODAY), poller=poller, **discord_client_options)
+    try:
+        async with running_client(bot, discord_emulator.token):
+            await bot.tree.sync()
+            guild = discord.Object(discord_emulator.guild_id)
+            bot.tree.copy_global_to(guild=guild)
+            await bot.tree.sync(guild=guild)
+            yield bot
+    finally:
+        await client.aclose()
+        await runner.cleanup()
+
+
+async def test_sources_poll_is_for_admins_in_servers_with_a_cooldown(
+    polling_bot: GapwatchBot, discord_emulator: DiscordEmulator, engine
+) -> None:
+    member = await discord_emulator.send_command("sources poll", {"name": "evalplus"})
+    assert "Manage Server" in (await member.wait_for_callback()).embeds[0]["description"]
+    dm = await discord_emulator.send_command("sources poll", {"name": "evalplus"}, dm=True)
+    assert "only in a server" in (await dm.wait_for_callback()).embeds[0]["description"]
+    typo = await discord_emulator.send_command(
+        "sources poll", {"name": "evalplu"}, permissions=MANAGE_GUILD
+    )
+    assert "did you mean evalplus" in (await typo.wait_for_callback()).embeds[0]["description"]
+
+    admin = await discord_emulator.send_command(
+        "sources poll", {"name": "evalplus"}, permissions=MANAGE_GUILD
+    )
+    callback = await admin.wait_for_callback()
+    assert callback.type == 5 and callback.flags & EPHEMERAL
+    [summary] = await admin.wait_for_followups(1)
+    assert summary.content.startswith("evalplus: models ")
+    with session_scope(engine) as session:
+        source = session.exec(select(t.Source).where(t.Source.key == "evalplus")).one()
+        assert source.last_success_at is not None
+        scores = session.exec(select(t.Score).where(t.Score.source_id == source.id)).all()
+        assert len(scores) >= 10  # the trimmed fixture's pass@1 scores
+
+    again = await discord_emulator.send_command(
+        "sources poll", {"name": "evalplus"}, permissions=MANAGE_GUILD
+    )
+    assert "try again in" in (await again.wait_for_callback()).embeds[0]["description"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from bot.cogs.alerts import AlertsCog
 from bot.cogs.data import DataCog
-from bot.cogs.info import InfoCog
+from bot.cogs.info import InfoCog, SourcesCog
 from bot.cogs.predictions import PredictionCog
 from bot.cogs.subscriptions import SubscriptionsCog
 
-COGS = (DataCog, PredictionCog, InfoCog, AlertsCog, SubscriptionsCog)
+COGS = (DataCog, PredictionCog, InfoCog, SourcesCog, AlertsCog, SubscriptionsCog)
