@@ -18,7 +18,7 @@ T = TypeVar("T")
 
 # Discord invalidates an interaction not acknowledged within 3 s; answers that take longer
 # than this are deferred first (the DB query is usually a few milliseconds).
-DEFER_AFTER_SECONDS = 1.5
+DEFER_AFTER_SECONDS = 0.8
 
 NO_MENTIONS = discord.AllowedMentions.none()
 

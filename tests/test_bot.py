@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
@@ -300,3 +301,58 @@ async def test_sources_poll_is_for_admins_in_servers_with_a_cooldown(
         "sources poll", {"name": "evalplus"}, permissions=MANAGE_GUILD
     )
     assert "try again in" in (await again.wait_for_callback()).embeds[0]["description"]
+
+
+async def test_a_slow_answer_is_deferred_within_a_second(
+    bot: GapwatchBot, discord_emulator: DiscordEmulator
+) -> None:
+    release = threading.Event()
+    slow_dashboard = bot.answers.dashboard
+
+    def dashboard():  # type: ignore[no-untyped-def]
+        release.wait(10)  # a backend that hangs until the test lets it go
+        return slow_dashboard()
+
+    bot.answers.dashboard = dashboard  # type: ignore[method-assign]
+    handle = await discord_emulator.send_command("dashboard")
+    callback = await handle.wait_for_callback()
+    assert callback.type == 5  # deferred, not "the application did not respond"
+    assert callback.elapsed < 1.5
+    release.set()
+    [answer] = await handle.wait_for_followups(1)
+    assert answer.embeds[0]["title"] == "Gap dashboard"
+
+
+async def test_autocomplete_answers_from_cache_when_the_store_hangs(
+    bot: GapwatchBot, discord_emulator: DiscordEmulator
+) -> None:
+    first = await discord_emulator.send_autocomplete("model", {"name": "llama"}, focused="name")
+    assert (await first.wait_for_callback()).choices
+    release = threading.Event()
+    cache = bot.model_names
+    original = cache._load
+
+    def hanging_load():  # type: ignore[no-untyped-def]
+        release.wait(10)
+        return original()
+
+    cache._load = hanging_load  # type: ignore[method-assign]
+    cache._loaded_at = float("-inf")  # due for a refresh
+    try:
+        handle = await discord_emulator.send_autocomplete(
+            "model", {"name": "llama"}, focused="name"
+        )
+        callback = await handle.wait_for_callback()
+        assert callback.elapsed < 2.5
+        assert any("llama" in c["value"] for c in callback.choices)
+    finally:
+        release.set()
+
+
+async def test_the_bot_asks_for_no_privileged_intents(
+    bot: GapwatchBot, discord_emulator: DiscordEmulator
+) -> None:
+    identify = next(f for f in discord_emulator.gateway_frames if f.op == 2)
+    intents = discord.Intents._from_value(identify.data["intents"])
+    assert intents.guilds
+    assert not (intents.members or intents.presences or intents.message_content)
