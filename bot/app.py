@@ -11,15 +11,18 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TextIO
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func
+from sqlmodel import Session, select
 
 from bot.answers import Answers
 from bot.health import HealthServer
 from bot.metrics import Metrics
 from bot.settings import Settings
+from db import tables as t
 from db.store import open_store
 from jobs.alerts import AlertRules, AlertService, run_resolution, run_source_check
 from jobs.delivery import ConsoleSender, Dispatcher, Sender
+from jobs.ingest import IngestResult
 from jobs.leader import Leadership, identity, leadership, startup_lock
 from jobs.polling import Poller, ingest_bundled
 from jobs.scheduler import build_scheduler, set_leading
@@ -94,6 +97,16 @@ class Runtime:
         deadline = loop.time() + DELIVER_TICK_SECONDS
         while True:
             report = await self.dispatcher.run_once()
+            if self.metrics is not None:
+                for outcome, count in (
+                    ("sent", report.sent),
+                    ("retry", report.retried),
+                    ("dead", report.dead),
+                    ("held", report.held),
+                    ("dropped", report.dropped),
+                ):
+                    for _ in range(count):
+                        self.metrics.delivery(outcome)
             claimed = report.sent + report.retried + report.dead + report.held + report.dropped
             if claimed < self.dispatcher.batch or loop.time() >= deadline:
                 return
@@ -103,6 +116,23 @@ class Runtime:
         changes = await asyncio.to_thread(run_resolution, self.engine)
         for change in changes:
             log.info("prediction %s", change)
+
+
+def counting_alerts(
+    after_ingest: Callable[[Session, IngestResult], None], metrics: Metrics
+) -> Callable[[Session, IngestResult], None]:
+    """``after_ingest`` that also counts, by kind, the alerts it wrote to the outbox."""
+
+    def run(session: Session, result: IngestResult) -> None:
+        newest = session.exec(select(func.max(t.Alert.id))).one() or 0
+        after_ingest(session, result)
+        written = session.exec(
+            select(t.Alert.kind, func.count()).where(t.Alert.id > newest).group_by(t.Alert.kind)
+        ).all()
+        for kind, count in written:
+            metrics.alert_created(kind, count)
+
+    return run
 
 
 DELIVER_TICK_SECONDS = 4.0
@@ -185,7 +215,7 @@ async def runtime(settings: Settings, *, console: TextIO | None = None) -> Async
                 interval=timedelta(minutes=settings.poll_interval_minutes),
                 jitter_seconds=settings.poll_jitter_seconds,
                 on_poll=metrics.observe_poll,
-                after_ingest=alert_rules.after_ingest,
+                after_ingest=counting_alerts(alert_rules.after_ingest, metrics),
                 after_failure=alert_rules.after_failure,
             )
             rt.poller = poller

@@ -335,3 +335,23 @@ def test_each_json_log_line_is_an_object_with_the_fields(json_log: io.StringIO) 
     assert entries[0]["level"] == "INFO"
     assert "a-secret-token-value" not in json_log.getvalue()
     assert "ValueError: boom" in entries[3]["exception"]
+
+
+def test_alerts_written_by_an_ingest_are_counted_by_kind(engine) -> None:
+    from bot.app import counting_alerts
+    from bot.metrics import Metrics
+    from db import tables as t
+    from db.engine import session_scope
+    from jobs.ingest import IngestResult
+
+    metrics = Metrics()
+
+    def write_two(session, _result) -> None:  # type: ignore[no-untyped-def]
+        for key in ("a", "b"):
+            session.add(t.Alert(dedupe_key=f"test:{key}", kind="fits", payload={}))
+        session.flush()
+
+    with session_scope(engine) as session:
+        counting_alerts(write_two, metrics)(session, IngestResult(source="test"))
+    text = metrics.exposition().decode()
+    assert 'gapwatch_alerts_created_total{kind="fits"} 2.0' in text
