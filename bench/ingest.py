@@ -1,0 +1,213 @@
+"""Ingest: records per second of a full poll, beside a bare bulk insert of the same rows.
+
+A synthetic source (``bench-ingest``) brings new models and their scores on the store's
+benchmarks. ``ingest_batch`` writes them (matching names, validating, upserting with
+provenance, computing change events and the frontiers before and after); the bare insert
+writes the same model, alias and score rows with one ``executemany`` each and nothing else.
+Then the same batch is ingested again: an unchanged re-poll (content that changed hash but
+not data), which should write nothing. Everything runs in one transaction that is rolled
+back, so the cached store stays as generated.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, text
+
+INGEST_RATE_TARGET = 20_000.0
+INGEST_SHARE_TARGET = 0.25
+REPOLL_SHARE_TARGET = 0.05
+SOURCE = "bench-ingest"
+
+
+def synthetic_batch(models: int, scores_per_model: int, seed: int = 7) -> Any:
+    """A SourceBatch of ``models`` new open models with ``scores_per_model`` scores each."""
+    from jobs.sources.base import ModelRecord, ScoreRecord, SourceBatch
+
+    rng = random.Random(seed)
+    benches = ["mmlu", "humaneval", "gsm8k", "gpqa-diamond", "mmlu-pro", "ifeval", "bbh", "drop"]
+    benches += ["math-500", "musr", "hellaswag", "arc-challenge", "mgsm", "livecodebench"]
+    model_records, score_records = [], []
+    for i in range(models):
+        name = f"Ingest {i % 97}.{i % 7} {rng.choice((1.5, 7, 8, 14, 32, 70))}B Run {i:06d}"
+        released = date(2024, 1, 1) + timedelta(days=rng.randrange(1000))
+        model_records.append(
+            ModelRecord(
+                name=name,
+                hf_repo=f"bench-org/ingest-run-{i:06d}",
+                open_weights=True,
+                released_on=released,
+                total_params_b=rng.choice((1.5, 7.0, 8.0, 14.0, 32.0, 70.0)),
+                layers=32,
+                kv_heads=8,
+                head_dim=128,
+            )
+        )
+        for bench in rng.sample(benches, scores_per_model):
+            score_records.append(
+                ScoreRecord(
+                    model_name=name,
+                    raw_model_id=f"bench-org/ingest-run-{i:06d}",
+                    benchmark=bench,
+                    value=round(rng.uniform(20, 90), 1),
+                    available_on=released + timedelta(days=rng.randrange(30)),
+                    url=f"https://example.org/ingest/{i}",
+                )
+            )
+    return SourceBatch(
+        source=SOURCE,
+        fetched_at=datetime(2026, 12, 1, tzinfo=UTC),
+        url="https://example.org/ingest",
+        models=model_records,
+        scores=score_records,
+        content_hash="a" * 64,
+    )
+
+
+def measure_ingest(engine: Engine, *, models: int, scores_per_model: int) -> dict[str, Any]:
+    """Full poll, unchanged re-poll and bare insert of one synthetic batch (rolled back)."""
+    from sqlmodel import Session
+
+    from db.engine import session_scope  # noqa: F401 - the unit of work the poll job uses
+    from jobs.ingest import ingest_batch
+
+    batch = synthetic_batch(models, scores_per_model)
+    records = len(batch.models) + len(batch.scores)
+    with Session(engine, expire_on_commit=False) as session:
+        start = time.perf_counter()
+        first = ingest_batch(session, batch)
+        session.flush()
+        full_s = time.perf_counter() - start
+        again = replace(batch, content_hash="b" * 64)
+        start = time.perf_counter()
+        second = ingest_batch(session, again)
+        session.flush()
+        repoll_s = time.perf_counter() - start
+        start = time.perf_counter()
+        ingest_batch(session, replace(batch, not_modified=True))
+        session.flush()
+        not_modified_s = time.perf_counter() - start
+        session.rollback()
+    bare_s = bare_insert(engine, batch)
+    rate = records / full_s
+    bare_rate = records / bare_s
+    return {
+        "records": records,
+        "full_s": full_s,
+        "records_per_s": rate,
+        "bare_s": bare_s,
+        "bare_records_per_s": bare_rate,
+        "share_of_bare": rate / bare_rate,
+        "repoll_s": repoll_s,
+        "repoll_share": repoll_s / full_s,
+        "not_modified_ms": not_modified_s * 1000,
+        "first": first.summary(),
+        "again": second.summary(),
+        "meets": rate >= INGEST_RATE_TARGET
+        and rate / bare_rate >= INGEST_SHARE_TARGET
+        and repoll_s / full_s <= REPOLL_SHARE_TARGET,
+    }
+
+
+def bare_insert(engine: Engine, batch: Any) -> float:
+    """Seconds to insert the batch's rows with executemany and no logic (rolled back)."""
+    from frontier.names import normalize_name, slugify
+
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    with engine.connect() as conn:
+        transaction = conn.begin()
+        try:
+            start = time.perf_counter()
+            source_id = conn.execute(
+                text(
+                    "INSERT INTO source (key, name, kind, trust_rank, enabled, "
+                    "consecutive_failures) VALUES ('bench-bare', 'bare', 'poll', 40, :t, 0) "
+                    "RETURNING id"
+                ),
+                {"t": True},
+            ).scalar_one()
+            first_id = conn.execute(text("SELECT MAX(id) FROM model")).scalar_one() + 1
+            ids = {m.name: first_id + i for i, m in enumerate(batch.models)}
+            conn.execute(
+                text(
+                    "INSERT INTO model (id, slug, name, open_weights, released_on, "
+                    "total_params_b, layers, kv_heads, head_dim, hf_repo, "
+                    "training_cost_approximate, created_at, updated_at) VALUES (:id, :slug, "
+                    ":name, :open, :released, :total, :layers, :kv, :hd, :repo, :f, :now, :now)"
+                ),
+                [
+                    {
+                        "id": ids[m.name],
+                        "slug": "bare-" + slugify(m.hf_repo or m.name),
+                        "name": m.name,
+                        "open": m.open_weights,
+                        "released": m.released_on,
+                        "total": m.total_params_b,
+                        "layers": m.layers,
+                        "kv": m.kv_heads,
+                        "hd": m.head_dim,
+                        "repo": m.hf_repo,
+                        "f": False,
+                        "now": now,
+                    }
+                    for m in batch.models
+                ],
+            )
+            conn.execute(
+                text("INSERT INTO model_alias (alias, model_id) VALUES (:alias, :id)"),
+                [
+                    {"alias": "bare" + normalize_name(m.name), "id": ids[m.name]}
+                    for m in batch.models
+                ],
+            )
+            benches = dict(conn.execute(text("SELECT key, id FROM benchmark")).all())
+            conn.execute(
+                text(
+                    "INSERT INTO score (model_id, benchmark_id, source_id, value, setting, "
+                    "available_on, date_precision, approximate, url, retrieved_at) VALUES "
+                    "(:m, :b, :s, :v, '', :on, 'day', :f, :url, :now)"
+                ),
+                [
+                    {
+                        "m": ids[s.model_name],
+                        "b": benches[s.benchmark],
+                        "s": source_id,
+                        "v": s.value,
+                        "on": s.available_on,
+                        "f": False,
+                        "url": s.url,
+                        "now": now,
+                    }
+                    for s in batch.scores
+                ],
+            )
+            return time.perf_counter() - start
+        finally:
+            transaction.rollback()
+
+
+def main() -> int:
+    """``python -m bench.ingest [--db sqlite|postgres] [--quick]``."""
+    import argparse
+
+    from bench import synthetic
+    from db.engine import make_engine
+
+    parser = argparse.ArgumentParser(prog="python -m bench.ingest")
+    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    size = synthetic.QUICK if args.quick else synthetic.FULL
+    engine = make_engine(synthetic.ensure_store(args.db, size))
+    models = 2_000 if args.quick else 10_000
+    print(measure_ingest(engine, models=models, scores_per_model=5))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
