@@ -396,6 +396,7 @@ class Answers:
 
     def audit(self) -> AuditReport:
         """The report's figures against what the definitions compute from its own data."""
+        from db.dataset import read_rows
         from db.report import (
             REPORT_PUBLISHED_ON,
             quant_rows,
@@ -403,10 +404,13 @@ class Answers:
             training_cost_rows,
         )
 
+        # The report's own data: its scores and the models its tables name (models.csv), not
+        # every model a poll has added since (the "largest model that fits" is the report's).
+        report_models = [row["slug"] for row in read_rows("models.csv")]
         with session_scope(self.engine) as session:
             own = queries.seed_source_keys(session)
             benchmarks, scores = queries.scores_by_benchmark(session, sources=own)
-            models = {spec.slug: spec for spec in queries.model_specs(session)}
+            models = {s.slug: s for s in queries.model_specs(session, slugs=report_models)}
         return audit(
             report_figures(),
             benchmarks=benchmarks,
