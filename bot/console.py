@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import threading
 from collections.abc import Callable
 from typing import TextIO
 
@@ -70,6 +71,36 @@ def ask(line: str, settings: Settings) -> int:
     return 0 if ok else 1
 
 
+class _LineReader:
+    """Lines from a blocking stream, read in a daemon thread.
+
+    Not the event loop's default executor: a thread blocked in ``readline`` there would keep
+    the process from exiting on SIGTERM or Ctrl-C until someone pressed Enter.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        threading.Thread(target=self._read, args=(stream,), daemon=True, name="stdin").start()
+
+    def _read(self, stream: TextIO) -> None:
+        while True:
+            try:
+                line = stream.readline()
+            except (OSError, ValueError):  # closed stream
+                line = ""
+            try:
+                self._loop.call_soon_threadsafe(self._queue.put_nowait, line)
+            except RuntimeError:  # the loop has closed: the process is exiting
+                return
+            if not line:
+                return
+
+    async def next(self) -> str:
+        """The next line, or ``""`` at end of input."""
+        return await self._queue.get()
+
+
 async def run_console(
     console: Console,
     *,
@@ -79,11 +110,12 @@ async def run_console(
 ) -> None:
     """Read lines until end of input (Ctrl-D) or ``/quit``, answering each in a worker thread."""
     is_tty = interactive() if interactive else stdin.isatty()
+    lines = _LineReader(stdin)
     print("gapwatch console — type /help for the commands, Ctrl-D to leave.", file=stdout)
     while True:
         if is_tty:
             print(PROMPT, end="", file=stdout, flush=True)
-        line = await asyncio.to_thread(stdin.readline)
+        line = await lines.next()
         if not line:
             break
         if not line.strip():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -112,3 +113,32 @@ def test_help_lists_subcommands(tmp_path: Path, flag: str) -> None:
     assert result.returncode == 0
     for command in ("run", "ask", "db"):
         assert command in result.stdout
+
+
+def test_sigterm_stops_the_console_cleanly(tmp_path: Path) -> None:
+    environment = {
+        k: v for k, v in os.environ.items() if not k.startswith(("GAPWATCH_", "DISCORD_"))
+    }
+    environment.pop("DATABASE_URL", None)
+    environment["GAPWATCH_POLL_ENABLED"] = "false"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"],
+        cwd=tmp_path,
+        env=environment,
+        stdin=subprocess.PIPE,  # kept open: the console waits for a line
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        banner = process.stdout.readline()  # the store is ready once the banner is out
+        assert "gapwatch console" in banner
+        process.send_signal(signal.SIGTERM)
+        _out, stderr = process.communicate(timeout=30)
+        assert process.returncode == 0, stderr
+        assert "Traceback" not in stderr
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()

@@ -221,3 +221,10 @@ def test_sqlite_default_folder_is_created_and_uses_wal(tmp_path: Path) -> None:
         assert timeout == 5000
     finally:
         engine.dispose()
+
+
+def test_a_new_data_folder_is_private(tmp_path: Path) -> None:
+    engine = open_store(f"sqlite:///{tmp_path / 'private' / 'gapwatch.db'}")
+    engine.dispose()
+    mode = (tmp_path / "private").stat().st_mode
+    assert mode & 0o077 == 0, oct(mode)
