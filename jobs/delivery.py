@@ -18,6 +18,9 @@ message instead of posting a second. Outcomes: sent (message id recorded), retry
 exponential backoff, Discord's ``retry_after`` honoured), dead (404 Unknown Channel, 403 Missing
 Permissions or Cannot DM: no retry; the target is disabled and, for a channel, the server's
 admins are told once through an ``admin`` alert whose dedupe key names the lost target).
+Sends are paced by one token bucket per process (``jobs.ratelimit``, 46/s against Discord's
+global 50/s), with up to :data:`IN_FLIGHT` in flight to different targets; a target's own
+messages go one after another.
 
 States: ``pending`` → ``sending`` → ``sent`` | ``pending`` (retry, hold) | ``dead`` | ``dropped``
 (stale, superseded). Mutes and digests hold a delivery (``held_reason``) until they end.
@@ -46,6 +49,7 @@ from db.types import utcnow
 from frontier import alert_rules as rules
 from frontier.charts import gap_chart
 from frontier.gap import gap_report
+from jobs.ratelimit import TokenBucket
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +58,10 @@ RECLAIM_AFTER = timedelta(minutes=5)
 seconds, discord.py's own retries under a minute; the nonce makes the resend safe."""
 
 CLAIM_BATCH = 20
+IN_FLIGHT = 4
+"""Most sends awaiting Discord's answer at once (to different targets). Against the emulator
+(~20 ms a send with its bookkeeping) one at a time keeps up with 46/s; a 100 ms round trip to
+Discord would cap a sequential sender at 10/s, so a few run at once and the bucket paces them."""
 DROP_DETAILS = {
     "superseded": "a newer crossing on the same benchmark replaced it before it was sent",
     "no net change": "the gap crossed the line and back while alerts were held",
@@ -308,6 +316,9 @@ class Dispatcher:
         worker: A name for this process (in ``claimed_by``).
         batch: Most deliveries claimed per pass.
         reclaim_after: When a ``sending`` delivery counts as abandoned.
+        pace: Awaited before every send: the process's one token bucket (default 46/s, below
+            Discord's global 50/s). One process runs one dispatcher, so this paces them all.
+        in_flight: Most sends at once; a target's own messages always go one after another.
     """
 
     def __init__(
@@ -319,6 +330,8 @@ class Dispatcher:
         worker: str | None = None,
         batch: int = CLAIM_BATCH,
         reclaim_after: timedelta = RECLAIM_AFTER,
+        pace: TokenBucket | None = None,
+        in_flight: int = IN_FLIGHT,
     ) -> None:
         self.engine = engine
         self.sender = sender
@@ -326,27 +339,49 @@ class Dispatcher:
         self.worker = (worker or f"w-{uuid.uuid4().hex[:8]}")[:40]
         self.batch = batch
         self.reclaim_after = reclaim_after
+        self.pace = pace or TokenBucket()
+        self.in_flight = max(1, in_flight)
 
     async def run_once(self) -> DispatchReport:
-        """Claim what is due, send it, record each outcome."""
+        """Claim what is due, send it (paced, a few targets at once), record each outcome."""
         report = DispatchReport()
         claimed = await asyncio.to_thread(self._claim, report)
-        lost: set[tuple[str, int]] = set()  # targets that died in this pass: never try again
+        by_target: dict[tuple[str, int], list[Outgoing]] = {}
         for message in claimed.messages:
-            target = (message.target.kind, message.target.id)
-            if target in lost:
+            by_target.setdefault((message.target.kind, message.target.id), []).append(message)
+        slots = asyncio.Semaphore(self.in_flight)
+
+        async def deliver(messages: list[Outgoing]) -> None:
+            async with slots:
+                await self._deliver_to_target(messages, claimed.token, report)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for messages in by_target.values():
+                    group.create_task(deliver(messages))
+        except ExceptionGroup as failed:  # a store error: raise it as one send in turn did
+            raise failed.exceptions[0] from None
+        return report
+
+    async def _deliver_to_target(
+        self, messages: list[Outgoing], token: str, report: DispatchReport
+    ) -> None:
+        """One target's messages in order; once the target is lost the rest are dead."""
+        lost = False  # the target died in this pass: never try it again
+        for message in messages:
+            if lost:
                 outcome = SendOutcome.dead("target disabled", disable_target=False)
             else:
                 try:
+                    await self.pace.acquire()
                     outcome = await self.sender.send(message)
                 except Exception as exc:  # a sender bug must not lose the delivery
                     log.exception("sending delivery %s failed unexpectedly", message.delivery_ids)
                     outcome = SendOutcome.retry(f"{type(exc).__name__}")
             if outcome.status == "dead" and outcome.disable_target:
-                lost.add(target)
+                lost = True
             report.outcomes.append((message, outcome))
-            await asyncio.to_thread(self._record, message, outcome, claimed.token, report)
-        return report
+            await asyncio.to_thread(self._record, message, outcome, token, report)
 
     async def drain(self, passes: int = 10) -> DispatchReport:
         """Run passes until nothing is due (tests, the console's start)."""
