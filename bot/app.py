@@ -227,6 +227,7 @@ async def runtime(settings: Settings, *, console: TextIO | None = None) -> Async
             resolve=_leader_only(leader, rt.resolve),
             deliver=rt.deliver,
             leading=leader.is_leader,
+            on_error=metrics.job_error,
         )
         scheduler.start()
         yield rt

@@ -78,6 +78,9 @@ class Metrics:
         self.deliveries = Counter(
             "gapwatch_deliveries", "Alert delivery attempts by outcome.", ["outcome"], registry=r
         )
+        self.job_errors = Counter(
+            "gapwatch_job_errors", "Scheduled job runs that failed, by job.", ["job"], registry=r
+        )
         self.command_seconds = Histogram(
             "gapwatch_command_seconds",
             "Time from receiving a command to its answer, by command and outcome.",
@@ -112,6 +115,10 @@ class Metrics:
     def alert_created(self, kind: str, count: int = 1) -> None:
         """Count alerts written to the outbox."""
         self.alerts.labels(kind).inc(count)
+
+    def job_error(self, job: str) -> None:
+        """Count a failed scheduled job run (``poll``, ``resolve``, ``deliver``)."""
+        self.job_errors.labels(job).inc()
 
     def delivery(self, outcome: str) -> None:
         """Count one delivery attempt: ``sent``, ``retry``, ``rate_limited``, ``gave_up`` …"""

@@ -37,8 +37,9 @@ LEADER_JOBS = (POLL_JOB, RESOLVE_JOB)
 """Jobs that must run in one process only (the leader)."""
 
 
-def guarded(name: str, job: Job) -> Job:
-    """Wrap a job so an exception is logged with its name and never escapes to the scheduler."""
+def guarded(name: str, job: Job, on_error: Callable[[str], None] | None = None) -> Job:
+    """Wrap a job so an exception is logged with its name (and counted through ``on_error``)
+    and never escapes to the scheduler."""
 
     async def run() -> None:
         try:
@@ -49,6 +50,8 @@ def guarded(name: str, job: Job) -> Job:
             log.debug("scheduled job %s cancelled at shutdown", name)
         except Exception:
             log.exception("scheduled job %s failed", name)
+            if on_error is not None:
+                on_error(name)
 
     run.__name__ = f"job_{name}"
     return run
@@ -63,6 +66,7 @@ def build_scheduler(
     deliver: Job | None = None,
     deliver_every_seconds: int = 5,
     leading: bool = True,
+    on_error: Callable[[str], None] | None = None,
 ) -> AsyncIOScheduler:
     """The scheduler with gapwatch's jobs (each optional); start it inside the event loop.
 
@@ -74,11 +78,12 @@ def build_scheduler(
         deliver: Sends due alert deliveries.
         deliver_every_seconds: How often the delivery dispatcher looks for due deliveries.
         leading: Whether this process leads; a follower gets the leader-only jobs paused.
+        on_error: Called with a job's name when a run fails (the metrics' job error counter).
     """
     scheduler = AsyncIOScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)
     if poll is not None:
         scheduler.add_job(
-            guarded("poll", poll),
+            guarded("poll", poll, on_error),
             IntervalTrigger(seconds=poll_every_seconds, timezone=UTC),
             id=POLL_JOB,
             replace_existing=True,
@@ -87,7 +92,7 @@ def build_scheduler(
         )
     if resolve is not None:
         scheduler.add_job(
-            guarded("resolve", resolve),
+            guarded("resolve", resolve, on_error),
             CronTrigger(hour=0, minute=5, timezone=UTC),
             id=RESOLVE_JOB,
             replace_existing=True,
@@ -97,7 +102,7 @@ def build_scheduler(
             scheduler.pause_job(RESOLVE_JOB)
     if deliver is not None:
         scheduler.add_job(
-            guarded("deliver", deliver),
+            guarded("deliver", deliver, on_error),
             IntervalTrigger(seconds=deliver_every_seconds, timezone=UTC),
             id=DELIVER_JOB,
             replace_existing=True,

@@ -355,3 +355,24 @@ def test_alerts_written_by_an_ingest_are_counted_by_kind(engine) -> None:
         counting_alerts(write_two, metrics)(session, IngestResult(source="test"))
     text = metrics.exposition().decode()
     assert 'gapwatch_alerts_created_total{kind="fits"} 2.0' in text
+
+
+async def test_a_failing_scheduled_job_is_logged_counted_and_survived(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from bot.metrics import Metrics
+    from jobs.scheduler import guarded
+
+    metrics = Metrics()
+    runs = []
+
+    async def broken() -> None:
+        runs.append(1)
+        raise RuntimeError("boom")
+
+    job = guarded("poll", broken, metrics.job_error)
+    await job()
+    await job()  # the wrapper never lets the error reach the scheduler
+    assert len(runs) == 2
+    assert 'gapwatch_job_errors_total{job="poll"} 2.0' in metrics.exposition().decode()
+    assert "scheduled job poll failed" in caplog.text
