@@ -228,3 +228,34 @@ def test_a_new_data_folder_is_private(tmp_path: Path) -> None:
     engine.dispose()
     mode = (tmp_path / "private").stat().st_mode
     assert mode & 0o077 == 0, oct(mode)
+
+
+def test_concurrent_writers_on_sqlite_wait_instead_of_failing(tmp_path: Path) -> None:
+    """Two threads writing at once (a poll and a command's settings change) both commit: the
+    busy timeout makes the second wait for the first; nobody sees "database is locked"."""
+    import threading
+
+    engine = open_store(f"sqlite:///{tmp_path / 'gapwatch.db'}")
+    errors: list[BaseException] = []
+
+    def write(guild_base: int) -> None:
+        try:
+            for n in range(60):
+                with session_scope(engine) as session:
+                    # read, then write, in one unit of work: the pattern ingest and commands use
+                    session.exec(select(func.count()).select_from(t.GuildSettings)).one()
+                    session.add(t.GuildSettings(guild_id=guild_base + n))
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(base,)) for base in (1_000, 2_000)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert errors == []
+        with session_scope(engine) as session:
+            assert session.exec(select(func.count()).select_from(t.GuildSettings)).one() == 120
+    finally:
+        engine.dispose()
