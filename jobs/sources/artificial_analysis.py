@@ -34,7 +34,7 @@ from jobs.sources.base import (
     to_percent,
     utcnow,
 )
-from jobs.sources.http import decode_json
+from jobs.sources.http import json_document
 
 if TYPE_CHECKING:
     from jobs.sources.http import SourceClient
@@ -58,13 +58,7 @@ def parse_models(
     Raises:
         SourceFormatError: No ``data`` list.
     """
-    data = (
-        decode_json(
-            payload.encode() if isinstance(payload, str) else payload, source="artificial_analysis"
-        )
-        if isinstance(payload, bytes | str)
-        else payload
-    )
+    data = json_document(payload, source="artificial_analysis")
     if not isinstance(data, Mapping) or not isinstance(data.get("data"), list):
         raise SourceFormatError("response has no 'data' list", source="artificial_analysis")
     rejected: list[RejectedRow] = []

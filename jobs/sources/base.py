@@ -350,6 +350,30 @@ def dedupe_scores(scores: Iterable[ScoreRecord]) -> list[ScoreRecord]:
     return list(best.values())
 
 
+class JsonDocumentSource:
+    """A source that is one JSON document: a conditional GET, then its pure parser.
+
+    Subclasses are dataclasses with ``url`` and ``key`` fields and name their parser as
+    ``parse = staticmethod(parse_xyz)``, a function ``(body, *, url, fetched_at) -> SourceBatch``.
+    """
+
+    __slots__ = ()
+    url: str
+    key: str
+    parse: Callable[..., SourceBatch]
+
+    async def fetch(self, client: SourceClient, state: SourceState) -> SourceBatch:
+        """Conditional GET and parse."""
+        return await fetch_document(
+            client,
+            state,
+            source=self.key,
+            url=self.url,
+            expect="json",
+            parse=lambda body, at: self.parse(body, url=self.url, fetched_at=at),
+        )
+
+
 async def fetch_document(
     client: SourceClient,
     state: SourceState,

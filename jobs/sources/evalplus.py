@@ -11,26 +11,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jobs.sources.base import (
+    JsonDocumentSource,
     ModelRecord,
     RejectedRow,
     ScoreRecord,
     SourceBatch,
     SourceFormatError,
-    SourceState,
     build_record,
     clean_text,
-    fetch_document,
     optional_number,
     to_percent,
     utcnow,
 )
-from jobs.sources.http import decode_json
-
-if TYPE_CHECKING:
-    from jobs.sources.http import SourceClient
+from jobs.sources.http import json_document
 
 DEFAULT_URL = "https://evalplus.github.io/results.json"
 SITE_URL = "https://evalplus.github.io/leaderboard.html"
@@ -48,11 +44,7 @@ def parse_results(
     Raises:
         SourceFormatError: Not a JSON object of models.
     """
-    data = (
-        decode_json(payload.encode() if isinstance(payload, str) else payload, source="evalplus")
-        if isinstance(payload, bytes | str)
-        else payload
-    )
+    data = json_document(payload, source="evalplus")
     if not isinstance(data, Mapping):
         raise SourceFormatError("results.json is not a JSON object", source="evalplus")
     rejected: list[RejectedRow] = []
@@ -117,19 +109,9 @@ def parse_results(
 
 
 @dataclass(slots=True)
-class EvalPlusSource:
+class EvalPlusSource(JsonDocumentSource):
     """EvalPlus ``results.json``."""
 
     url: str = DEFAULT_URL
     key: str = "evalplus"
-
-    async def fetch(self, client: SourceClient, state: SourceState) -> SourceBatch:
-        """Conditional GET and parse."""
-        return await fetch_document(
-            client,
-            state,
-            source=self.key,
-            url=self.url,
-            expect="json",
-            parse=lambda body, at: parse_results(body, url=self.url, fetched_at=at),
-        )
+    parse = staticmethod(parse_results)

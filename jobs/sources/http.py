@@ -153,6 +153,16 @@ class FetchResult:
         return decode_json(self.content, self.headers.get("content-type"), source=source)
 
 
+def json_document(payload: bytes | str | Any, *, source: str) -> Any:
+    """A parser's input as Python: bytes or text are decoded (``decode_json``); an already
+    decoded document (tests, callers holding a dict) passes through unchanged."""
+    if isinstance(payload, str):
+        payload = payload.encode()
+    if isinstance(payload, bytes):
+        return decode_json(payload, source=source)
+    return payload
+
+
 def decode_json(
     content: bytes, content_type: str | None = None, *, source: str | None = None
 ) -> Any:

@@ -12,24 +12,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jobs.sources.base import (
+    JsonDocumentSource,
     ModelRecord,
     RejectedRow,
     SourceBatch,
     SourceFormatError,
-    SourceState,
     build_record,
     clean_text,
-    fetch_document,
     parse_date,
     utcnow,
 )
-from jobs.sources.http import decode_json
-
-if TYPE_CHECKING:
-    from jobs.sources.http import SourceClient
+from jobs.sources.http import json_document
 
 DEFAULT_URL = "https://models.dev/api.json"
 
@@ -55,11 +51,7 @@ def parse_catalog(
     payload: bytes | str | Any, *, url: str = DEFAULT_URL, fetched_at: datetime | None = None
 ) -> SourceBatch:
     """Parse models.dev into model records (open flag, release date, licence, context)."""
-    data = (
-        decode_json(payload.encode() if isinstance(payload, str) else payload, source="models_dev")
-        if isinstance(payload, bytes | str)
-        else payload
-    )
+    data = json_document(payload, source="models_dev")
     rejected: list[RejectedRow] = []
     models: dict[str, ModelRecord] = {}
     for model_id, item in _iter_models(data):
@@ -106,19 +98,9 @@ def parse_catalog(
 
 
 @dataclass(slots=True)
-class ModelsDevSource:
+class ModelsDevSource(JsonDocumentSource):
     """models.dev catalogue."""
 
     url: str = DEFAULT_URL
     key: str = "models_dev"
-
-    async def fetch(self, client: SourceClient, state: SourceState) -> SourceBatch:
-        """Conditional GET and parse."""
-        return await fetch_document(
-            client,
-            state,
-            source=self.key,
-            url=self.url,
-            expect="json",
-            parse=lambda body, at: parse_catalog(body, url=self.url, fetched_at=at),
-        )
+    parse = staticmethod(parse_catalog)

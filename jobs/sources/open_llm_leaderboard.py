@@ -39,7 +39,7 @@ from jobs.sources.base import (
     unchanged_batch,
     utcnow,
 )
-from jobs.sources.http import decode_json
+from jobs.sources.http import json_document
 
 if TYPE_CHECKING:
     from jobs.sources.http import SourceClient
@@ -162,8 +162,7 @@ def parse_rows_page(
     Raises:
         SourceFormatError: Not the documented envelope.
     """
-    if isinstance(payload, bytes | str):
-        payload = decode_json(payload.encode() if isinstance(payload, str) else payload)
+    payload = json_document(payload, source="open_llm_leaderboard")
     if not isinstance(payload, Mapping) or not isinstance(payload.get("rows"), list):
         raise SourceFormatError(
             "rows response without a 'rows' list", source="open_llm_leaderboard"

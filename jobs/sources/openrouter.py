@@ -11,23 +11,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jobs.sources.base import (
+    JsonDocumentSource,
     ModelRecord,
     RejectedRow,
     SourceBatch,
     SourceFormatError,
-    SourceState,
     build_record,
     clean_text,
-    fetch_document,
     utcnow,
 )
-from jobs.sources.http import decode_json
-
-if TYPE_CHECKING:
-    from jobs.sources.http import SourceClient
+from jobs.sources.http import json_document
 
 DEFAULT_URL = "https://openrouter.ai/api/v1/models"
 
@@ -43,11 +39,7 @@ def parse_models(
     Raises:
         SourceFormatError: No ``data`` list.
     """
-    data = (
-        decode_json(payload.encode() if isinstance(payload, str) else payload, source="openrouter")
-        if isinstance(payload, bytes | str)
-        else payload
-    )
+    data = json_document(payload, source="openrouter")
     if not isinstance(data, Mapping) or not isinstance(data.get("data"), list):
         raise SourceFormatError("response has no 'data' list", source="openrouter")
     rejected: list[RejectedRow] = []
@@ -90,19 +82,9 @@ def parse_models(
 
 
 @dataclass(slots=True)
-class OpenRouterSource:
+class OpenRouterSource(JsonDocumentSource):
     """OpenRouter's public model list."""
 
     url: str = DEFAULT_URL
     key: str = "openrouter"
-
-    async def fetch(self, client: SourceClient, state: SourceState) -> SourceBatch:
-        """Conditional GET and parse."""
-        return await fetch_document(
-            client,
-            state,
-            source=self.key,
-            url=self.url,
-            expect="json",
-            parse=lambda body, at: parse_models(body, url=self.url, fetched_at=at),
-        )
+    parse = staticmethod(parse_models)
