@@ -29,6 +29,7 @@ from frontier.fits import (
     FitReport,
     fit_report,
     models_that_fit,
+    shape_key,
 )
 from frontier.gap import Dashboard, GapReport, dashboard, gap_report
 from frontier.lag import LagReport, lag_report
@@ -269,9 +270,11 @@ class Answers:
         shapes = queries.open_model_shapes(session, max_params_b=ceiling)
         # A nameless 1B model checks the inputs (budget, context, KV type) even if no shape does.
         probe = [(queries.shape_of(t.Model(slug="probe", name="probe", total_params_b=1.0)), 0)]
+        reports: dict[tuple[Any, ...], FitReport] = {}
         for shape, count in shapes or probe:
-            report = fit_report(
-                queries.shape_spec(shape),
+            spec = queries.shape_spec(shape)
+            report = reports[shape_key(spec)] = fit_report(
+                spec,
                 budget_gib=budget,
                 context=tokens,
                 kv_cache_type=kv_cache,
@@ -299,6 +302,7 @@ class Answers:
             budget_gib=budget,
             context=tokens,
             kv_cache_type=kv_cache,
+            reports=reports,
         )
         return FitListAnswer(ranking, queries.to_benchmark(row), total=total)
 

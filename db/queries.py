@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Subquery, case, func, or_
+from sqlalchemy import Subquery, case, func, or_, true
 from sqlmodel import Session, select
 
+from db import headlines
 from db import tables as t
 from frontier import types as f
 from frontier.errors import NotFoundError
@@ -104,15 +106,76 @@ def to_score(spec: f.ModelSpec, bench: t.Benchmark, score: t.Score, source: t.So
 
 
 def _headline(
-    benchmark: t.Benchmark, *, as_of: date | None, sources: Sequence[str] | None
+    session: Session,
+    benchmark: t.Benchmark,
+    *,
+    as_of: date | None,
+    sources: Sequence[str] | None,
 ) -> Subquery:
-    """Each model's headline score on a benchmark, chosen in SQL: one row per model.
+    """Each model's headline score on a benchmark: one row per model.
 
     Rank: canonical setting first, then the most trusted source, then the newest retrieval
     (then the lowest id, so the choice never depends on row order). Models whose openness is
     unknown are left out: they belong to neither frontier. Columns: ``id`` (the score's),
     ``model_id``, ``value``, ``available_on``, ``open_weights``.
+
+    The choice over all of a benchmark's scores is stored (``db.headlines``); it is read from
+    there unless the question restricts the scores first: to some sources, or to a date before
+    one of the benchmark's scores (the choice among the scores known then may differ).
     """
+    if _use_stored(session, benchmark, as_of=as_of, sources=sources):
+        h = _HEADLINE
+        return (
+            select(  # type: ignore[call-overload]
+                h.score_id.label("id"),
+                h.model_id,
+                h.value,
+                h.available_on,
+                h.open_weights,
+            )
+            .where(h.benchmark_id == benchmark.id)
+            .where(h.open_weights.is_not(None))
+            .subquery("headline")
+        )
+    return _headline_ranked(benchmark, as_of=as_of, sources=sources)
+
+
+_HEADLINE = t.Headline.__table__.c  # type: ignore[attr-defined]
+
+
+def _use_stored(
+    session: Session,
+    benchmark: t.Benchmark,
+    *,
+    as_of: date | None,
+    sources: Sequence[str] | None,
+) -> bool:
+    """Whether the stored headline choice answers this question (and, if so, bring it up to
+    date with this session's writes): it is the choice among all of a benchmark's scores, so
+    not for some sources only, nor for a date before one of the benchmark's scores."""
+    if sources is not None or _scores_after(session, benchmark, as_of):
+        return False
+    headlines.sync(session)
+    return True
+
+
+def _scores_after(session: Session, benchmark: t.Benchmark, as_of: date | None) -> bool:
+    """Whether the benchmark has a score dated after ``as_of`` (an index probe)."""
+    if as_of is None:
+        return False
+    later = (
+        select(t.Score.id)
+        .where(t.Score.benchmark_id == benchmark.id)
+        .where(t.Score.available_on > as_of)
+        .limit(1)
+    )
+    return session.exec(later).first() is not None
+
+
+def _headline_ranked(
+    benchmark: t.Benchmark, *, as_of: date | None, sources: Sequence[str] | None
+) -> Subquery:
+    """The headline choice made at read time, among the scores ``as_of`` and ``sources`` allow."""
     canonical = ["", benchmark.canonical_setting or ""]
     rank = (
         func.row_number()
@@ -232,7 +295,7 @@ def headline_scores(
     Reads every score of the benchmark; an answer that needs only the frontiers should call
     :func:`frontier_candidates`, which returns a few dozen rows instead of one per model.
     """
-    headline = _headline(benchmark, as_of=as_of, sources=sources)
+    headline = _headline(session, benchmark, as_of=as_of, sources=sources)
     return list(_scores_of(session, benchmark, select(headline.c.id)).values())
 
 
@@ -254,7 +317,12 @@ def frontier_candidates(
     ``newest_by`` asks for the newest score on or before that date instead (for a caller
     that filters by date after choosing the headline scores, as the prediction rules do).
     """
-    headline = _headline(benchmark, as_of=as_of, sources=sources)
+    if _use_stored(session, benchmark, as_of=as_of, sources=sources):
+        h = _HEADLINE
+        records = select(h.score_id).where(h.benchmark_id == benchmark.id, h.record == true())
+        ids = [*session.exec(records), *_newest_stored(session, benchmark, newest_by)]
+        return list(_scores_of(session, benchmark, ids).values())
+    headline = _headline_ranked(benchmark, as_of=as_of, sources=sources)
     running = func.max if benchmark.higher_is_better else func.min
     best = running(headline.c.value).over(
         partition_by=headline.c.open_weights,
@@ -277,6 +345,30 @@ def frontier_candidates(
     return list(_scores_of(session, benchmark, ids).values())
 
 
+def _newest_stored(session: Session, benchmark: t.Benchmark, newest_by: date | None) -> list[int]:
+    """The newest stored headline score (on or before ``newest_by`` if there is one): one index
+    probe per side, then the later of the two (then the lower id)."""
+    h = _HEADLINE
+
+    def probe(by: date | None) -> list[tuple[date, int]]:
+        found = []
+        for side in (True, False):
+            query = select(h.available_on, h.score_id).where(
+                h.benchmark_id == benchmark.id, h.open_weights == side
+            )
+            if by is not None:
+                query = query.where(h.available_on <= by)
+            row = session.exec(query.order_by(h.available_on.desc(), h.score_id).limit(1)).first()
+            if row is not None:
+                found.append((row[0], row[1]))
+        return found
+
+    found = probe(newest_by) or (probe(None) if newest_by is not None else [])
+    if not found:
+        return []
+    return [min(found, key=lambda row: (-row[0].toordinal(), row[1]))[1]]
+
+
 def ranked_headline_scores(
     session: Session,
     benchmark: t.Benchmark,
@@ -287,7 +379,9 @@ def ranked_headline_scores(
 ) -> tuple[list[f.Score], int]:
     """The best ``limit`` headline scores (best first; then earlier, then by slug) and how many
     headline scores there are in all."""
-    headline = _headline(benchmark, as_of=as_of, sources=None)
+    if _use_stored(session, benchmark, as_of=as_of, sources=None):
+        return _ranked_stored(session, benchmark, open_only=open_only, limit=limit)
+    headline = _headline_ranked(benchmark, as_of=as_of, sources=None)
     value = headline.c.value.desc() if benchmark.higher_is_better else headline.c.value.asc()
     query = select(headline.c.id, func.count().over().label("total"))
     if open_only:
@@ -300,6 +394,31 @@ def ranked_headline_scores(
         return [], 0
     scores = _scores_of(session, benchmark, [row.id for row in rows])
     return [scores[row.id] for row in rows], rows[0].total
+
+
+def _ranked_stored(
+    session: Session, benchmark: t.Benchmark, *, open_only: bool, limit: int
+) -> tuple[list[f.Score], int]:
+    """``ranked_headline_scores`` from the stored choice without sorting every row: the
+    ``limit``-th best value is one probe of the value index, and only the rows at least that
+    good are sorted by the full order (value, then earlier, then slug)."""
+    h = _HEADLINE
+    side = h.open_weights == true() if open_only else h.open_weights.is_not(None)
+    mine = (h.benchmark_id == benchmark.id, side)
+    total = session.exec(select(func.count()).where(*mine)).one()
+    if not total:
+        return [], 0
+    better = h.value.desc() if benchmark.higher_is_better else h.value.asc()
+    cutoff = session.exec(
+        select(h.value).where(*mine).order_by(better).offset(limit - 1).limit(1)
+    ).first()
+    query = select(h.score_id).join(t.Model, t.Model.id == h.model_id).where(*mine)  # type: ignore[arg-type]
+    if cutoff is not None:
+        good_enough = h.value >= cutoff if benchmark.higher_is_better else h.value <= cutoff
+        query = query.where(good_enough)
+    ids = list(session.exec(query.order_by(better, h.available_on, t.Model.slug).limit(limit)))
+    scores = _scores_of(session, benchmark, ids)
+    return [scores[i] for i in ids], int(total)
 
 
 def find_model(session: Session, text: str) -> t.Model:
@@ -331,13 +450,31 @@ def model_names(session: Session, limit: int | None = None) -> dict[str, str]:
     return {alias: name for alias, name in session.exec(query)}
 
 
+_SOURCES_KEY = "gapwatch.sources"
+
+
+def _source_by_id(session: Session, source_id: int) -> t.Source | None:
+    """A source row, from a per-session map of every source (a few dozen rows, read once):
+    the identity map holds rows weakly, so ``session.get`` per model re-reads them."""
+    known: dict[int, t.Source] = session.info.get(_SOURCES_KEY) or {}
+    if not known:
+        known = {row.id: row for row in session.exec(select(t.Source)) if row.id is not None}
+        session.info[_SOURCES_KEY] = known
+    if source_id not in known:
+        found = session.get(t.Source, source_id)
+        if found is None:
+            return None
+        known[source_id] = found
+    return known[source_id]
+
+
 def to_model_spec(session: Session | None, row: t.Model) -> f.ModelSpec:
     """The analytics' view of a model row, with the citations of its facts."""
 
     def cite(source_id: int | None, url: str | None) -> f.Citation | None:
         if source_id is None or session is None:
             return None
-        source = session.get(t.Source, source_id)
+        source = _source_by_id(session, source_id)
         return f.Citation(source.key, source.name, url or source.url) if source else None
 
     arch = f.Architecture(
@@ -389,23 +526,7 @@ def model_specs(
 
 
 # The columns a memory estimate reads: models that share them fit (or not) alike.
-SHAPE_COLUMNS = (
-    "total_params_b",
-    "active_params_b",
-    "layers",
-    "kv_heads",
-    "head_dim",
-    "hidden_size",
-    "attention_heads",
-    "max_context",
-    "attention",
-    "sliding_window",
-    "full_attention_layers",
-    "kv_lora_rank",
-    "qk_rope_head_dim",
-    "experts",
-    "experts_per_token",
-)
+SHAPE_COLUMNS = t.SHAPE_COLUMNS
 Shape = tuple[Any, ...]
 
 
@@ -415,15 +536,23 @@ def shape_of(row: t.Model) -> Shape:
 
 
 def shape_spec(shape: Shape) -> f.ModelSpec:
-    """A nameless ``ModelSpec`` of a shape, for estimating the memory of every model with it."""
-    return to_model_spec(
-        None, t.Model(slug="shape", name="shape", **dict(zip(SHAPE_COLUMNS, shape, strict=True)))
-    )
+    """A nameless ``ModelSpec`` of a shape, for estimating the memory of every model with it.
+
+    Built from a plain namespace, not a ``Model``: constructing a table object costs about a
+    millisecond, once per shape per ``/fits``."""
+    values: dict[str, Any] = dict.fromkeys(_MODEL_COLUMNS)
+    values.update(slug="shape", name="shape", training_cost_approximate=False)
+    values.update(zip(SHAPE_COLUMNS, shape, strict=True))
+    return to_model_spec(None, SimpleNamespace(**values))  # type: ignore[arg-type]
+
+
+_MODEL_TABLE = t.Model.__table__  # type: ignore[attr-defined]
+_MODEL_COLUMNS = tuple(column.name for column in _MODEL_TABLE.columns)
 
 
 def _sized_open_models(max_params_b: float) -> Any:
     return (
-        t.Model.open_weights.is_(True),  # type: ignore[union-attr]
+        t.Model.open_weights == true(),  # indexable on PostgreSQL (``IS TRUE`` is not)
         t.Model.total_params_b > 0,  # type: ignore[operator]
         t.Model.total_params_b <= max_params_b,  # type: ignore[operator]
     )
@@ -447,22 +576,41 @@ def open_models_by_score(
     best score first, then largest, then by slug; then the unscored ones, largest first.
     Rows are read as they are consumed, so a caller that stops early reads few.
 
-    Two queries rather than one outer join: the headline subquery drives the scored ones (one
-    pass over the benchmark's scores), and the unscored ones are read only if asked for.
+    Two queries rather than one outer join: the stored headline choice drives the scored
+    ones, and the unscored ones are read only if asked for.
     """
-    headline = _headline(benchmark, as_of=None, sources=None)
-    scored = (
-        select(t.Model, headline.c.id)  # type: ignore[call-overload]
-        .join(t.Model, t.Model.id == headline.c.model_id)
-        .where(*_sized_open_models(max_params_b))
-        .order_by(
-            headline.c.value.desc(),
-            t.Model.total_params_b.desc(),  # type: ignore[union-attr]
-            t.Model.slug,
-        )
-        .execution_options(yield_per=200)
+    # The stored choice, read best first from its value index in pages, and each page's
+    # models by primary key: the database never sorts or joins the whole benchmark, and a
+    # caller that stops early reads a page or two. Equal scores go largest first, then by slug.
+    _use_stored(session, benchmark, as_of=None, sources=None)
+    h = _HEADLINE
+    best_first = (
+        select(h.model_id, h.score_id, h.value)
+        .where(h.benchmark_id == benchmark.id, h.open_weights == true())
+        .order_by(h.value.desc())
+        .execution_options(yield_per=_PAGE)
     )
-    yield from session.exec(scored)
+    run: list[tuple[t.Model, int]] = []
+    run_value = None
+    for page in session.exec(best_first).partitions():
+        wanted = [row[0] for row in page]
+        # By primary key only (a size filter here tempts SQLite into scanning the size index),
+        # as plain rows (attribute access like a Model, a tenth of the cost to build).
+        models = {
+            model.id: model
+            for model in session.exec(select(*_MODEL_TABLE.c).where(_MODEL_TABLE.c.id.in_(wanted)))
+            if model.open_weights and 0 < (model.total_params_b or 0) <= max_params_b
+        }
+        for model_id, score_id, value in page:
+            model = models.get(model_id)
+            if model is None:
+                continue
+            if run and value != run_value:
+                yield from _largest_first(run)
+                run = []
+            run.append((model, score_id))
+            run_value = value
+    yield from _largest_first(run)
     has_score = (
         select(t.Score.id)
         .where(t.Score.model_id == t.Model.id, t.Score.benchmark_id == benchmark.id)
@@ -478,6 +626,13 @@ def open_models_by_score(
         yield model, None
 
 
+_PAGE = 200
+
+
+def _largest_first(run: list[tuple[t.Model, int]]) -> list[tuple[t.Model, int]]:
+    return sorted(run, key=lambda pair: (-(pair[0].total_params_b or 0.0), pair[0].slug))
+
+
 def scores_by_id(
     session: Session, benchmark: t.Benchmark, ids: Sequence[int]
 ) -> dict[int, f.Score]:
@@ -487,11 +642,12 @@ def scores_by_id(
 
 def unsized_open_models(session: Session) -> list[f.ModelSpec]:
     """Open models without a parameter count (no memory estimate is possible)."""
-    query = select(t.Model).where(
-        t.Model.open_weights.is_(True),  # type: ignore[union-attr]
-        or_(t.Model.total_params_b.is_(None), t.Model.total_params_b <= 0),  # type: ignore[union-attr, operator]
-    )
-    return [to_model_spec(session, row) for row in session.exec(query)]
+    found = []
+    # Two index probes (ix_model_shape); one OR of the two scans every open model.
+    for unsized in (t.Model.total_params_b.is_(None), t.Model.total_params_b <= 0):  # type: ignore[union-attr, operator]
+        query = select(t.Model).where(t.Model.open_weights == true(), unsized)
+        found += [to_model_spec(session, row) for row in session.exec(query)]
+    return sorted(found, key=lambda spec: spec.slug)
 
 
 def model_scores(session: Session, model: t.Model) -> list[tuple[t.Benchmark, t.Score, t.Source]]:

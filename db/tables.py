@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 from db.types import UTCDateTime, utcnow
@@ -72,10 +72,36 @@ class Benchmark(SQLModel, table=True):
     tracked: bool = False
 
 
+# The columns a memory estimate reads (size and architecture): models that share them fit (or
+# not) alike, so /fits estimates once per distinct shape.
+SHAPE_COLUMNS = (
+    "total_params_b",
+    "active_params_b",
+    "layers",
+    "kv_heads",
+    "head_dim",
+    "hidden_size",
+    "attention_heads",
+    "max_context",
+    "attention",
+    "sliding_window",
+    "full_attention_layers",
+    "kv_lora_rank",
+    "qk_rope_head_dim",
+    "experts",
+    "experts_per_token",
+)
+
+
 class Model(SQLModel, table=True):
     """A model: who made it, whether its weights are open, its size and architecture."""
 
     __tablename__ = "model"
+    __table_args__ = (
+        # /fits groups the open models by shape: with every shape column in one index, in
+        # that order, the grouping reads the index alone, already in group order.
+        Index("ix_model_shape", "open_weights", *SHAPE_COLUMNS),
+    )
     id: int | None = Field(default=None, primary_key=True)
     slug: str = Field(unique=True, max_length=128)
     name: str
@@ -306,3 +332,43 @@ class AlertTrace(SQLModel, table=True):
     stage: str = Field(max_length=32)
     detail: str | None = Field(default=None, max_length=500)
     alert_id: int | None = None
+
+
+class Headline(SQLModel, table=True):
+    """Each model's headline score on a benchmark, kept current by ``db.headlines``.
+
+    Derived data: one row per (benchmark, model) that has a score, naming the score chosen by
+    setting, source trust and retrieval time, with the columns the gap, lag, leaderboard and
+    fits queries read (``open_weights`` copied from the model; NULL = openness unknown).
+    ``record`` marks a frontier record: no headline score on its side (open or proprietary) was
+    better on or before its date. Every point of a frontier trajectory is a record.
+    """
+
+    __tablename__ = "headline"
+    __table_args__ = (
+        # Marking the frontier records reads one benchmark's rows per side in date order, and
+        # the newest row per side is one probe (the index covers what both read).
+        Index(
+            "ix_headline_frontier",
+            "benchmark_id",
+            "open_weights",
+            "available_on",
+            "value",
+            "score_id",
+        ),
+        # The leaderboard and /fits read one benchmark's rows best first.
+        Index("ix_headline_value", "benchmark_id", "value"),
+        # The gap, lag and prediction answers read a benchmark's frontier records.
+        Index("ix_headline_record", "benchmark_id", "record"),
+    )
+    benchmark_id: int = Field(foreign_key="benchmark.id", primary_key=True)
+    model_id: int = Field(
+        sa_column=Column(ForeignKey("model.id", ondelete="CASCADE"), primary_key=True, index=True)
+    )
+    score_id: int = Field(
+        sa_column=Column(ForeignKey("score.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    value: float
+    available_on: date
+    open_weights: bool | None = None
+    record: bool = Field(default=False, sa_column_kwargs={"server_default": false()})

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
+from typing import Any
 
 from frontier.errors import InputError
 from frontier.quant import (
@@ -439,6 +440,11 @@ def _is_open(spec: ModelSpec | None, score: Score | None) -> bool:
     return score is not None and score.open_weights
 
 
+def shape_key(model: ModelSpec) -> tuple[Any, ...]:
+    """What a memory estimate reads of a model: models with equal keys fit alike."""
+    return (model.total_params_b, model.active_params_b, model.architecture)
+
+
 def models_that_fit(
     models: Iterable[ModelSpec],
     scores_by_slug: Mapping[str, Score] | None = None,
@@ -447,8 +453,13 @@ def models_that_fit(
     context: int = DEFAULT_CONTEXT,
     min_bits: float = DEFAULT_MIN_BITS,
     kv_cache_type: str = "f16",
+    reports: dict[tuple[Any, ...], FitReport] | None = None,
 ) -> FitRanking:
     """Rank the open-weights models that fit ``budget_gib`` at ``min_bits`` or better.
+
+    ``reports`` (by :func:`shape_key`) holds reports already made with these same budget,
+    context, KV type and minimum bits; models of those shapes reuse them, and new shapes'
+    reports are added to it.
 
     Ranked by score, highest first (scores are taken as higher-is-better); models without a
     score come last; ties and unscored models go by total parameters, largest first.
@@ -459,6 +470,9 @@ def models_that_fit(
     scores = scores_by_slug or {}
     fitting: list[RankedFit] = []
     unsized: list[ModelSpec] = []
+    # Models of one shape (size and architecture) get the same report but for their names:
+    # estimate once per shape (a list of 100 models has a few dozen shapes).
+    by_shape = {} if reports is None else reports
     for model in models:
         score = scores.get(model.slug)
         if not _is_open(model, score):
@@ -466,13 +480,18 @@ def models_that_fit(
         if model.total_params_b is None or model.total_params_b <= 0:
             unsized.append(model)
             continue
-        report = fit_report(
-            model,
-            budget_gib=budget_gib,
-            context=context,
-            kv_cache_type=kv_cache_type,
-            min_bits=min_bits,
-        )
+        shape = shape_key(model)
+        known = by_shape.get(shape)
+        if known is None:
+            report = by_shape[shape] = fit_report(
+                model,
+                budget_gib=budget_gib,
+                context=context,
+                kv_cache_type=kv_cache_type,
+                min_bits=min_bits,
+            )
+        else:
+            report = replace(known, model_slug=model.slug, model_name=model.name)
         if report.fits_at_min_bits:
             fitting.append(RankedFit(report, score))
     fitting.sort(

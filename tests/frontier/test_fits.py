@@ -743,3 +743,15 @@ def test_fitting_a_budget_fits_any_larger_one(
     if small.longest_context is not None:
         assert large.longest_context is not None
         assert large.longest_context >= small.longest_context
+
+
+def test_models_of_one_shape_get_their_own_names_and_the_same_estimate() -> None:
+    arch = Architecture(layers=32, kv_heads=8, head_dim=128, max_context=32768)
+    twins = [
+        ModelSpec(slug=slug, name=name, open_weights=True, total_params_b=8.0, architecture=arch)
+        for slug, name in (("twin-a", "Twin A"), ("twin-b", "Twin B"))
+    ]
+    ranking = models_that_fit(twins, budget_gib=24, context=8192)
+    assert [r.report.model_slug for r in ranking.fits] == ["twin-a", "twin-b"]
+    for ranked, spec in zip(ranking.fits, twins, strict=True):
+        assert ranked.report == fit_report(spec, budget_gib=24, context=8192)

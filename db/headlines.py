@@ -1,0 +1,278 @@
+"""Each model's headline score on each benchmark, kept current in the ``headline`` table.
+
+A model's *headline* score on a benchmark is the one it is judged by when sources disagree:
+the benchmark's canonical setting first, then the most trusted source (lowest
+``source.trust_rank``), then the newest retrieval, then the lowest score id (so the choice never
+depends on row order). Choosing it at read time means ranking every score of the benchmark
+(about 50,000 rows at a million scores) on every ``/gap``; choosing it when scores are written
+touches only the models a write names, so the answers read about one narrow row per model.
+
+How the table stays true to the scores:
+
+* Changes made through the ORM unit of work (``session.add``, attribute changes,
+  ``session.delete``) are seen by the session events below: a score's model is marked dirty,
+  so is a model whose openness changed; a changed source trust rank or canonical setting marks
+  everything dirty.
+* Writers that change ``score`` rows, or ``model.open_weights``, with Core statements (bulk
+  ingest) call :func:`mark_dirty` with the models they touched.
+* Dirty models are recomputed by :func:`sync`, which the headline queries call before they read
+  and which runs before every commit, so nothing is committed with a stale headline.
+
+Recomputing is idempotent: marking a model that did not change only costs its recomputation.
+Models of unknown openness have rows too (``open_weights`` NULL): the queries leave them out.
+``record`` marks the frontier records (see ``db.tables.Headline``); recomputing a model's rows
+re-marks the records of the benchmarks it has scores on (one window over each benchmark's
+headline rows, about 20 ms at a million scores; only changed flags are written).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    bindparam,
+    case,
+    delete,
+    event,
+    func,
+    inspect,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session as OrmSession
+
+from db import tables as t
+
+DIRTY_KEY = "gapwatch.headline_dirty"
+# Mark meaning "every model": a changed trust rank or canonical setting can move any choice.
+EVERYTHING = "*"
+# Models recomputed per statement (bind parameters per IN list stay well under both limits).
+CHUNK = 500
+
+
+def mark_dirty(session: OrmSession, model_ids: Iterable[int | None]) -> None:
+    """Say that these models' scores (or openness) changed outside the ORM unit of work."""
+    dirty = session.info.setdefault(DIRTY_KEY, set())
+    if dirty != EVERYTHING:
+        dirty.update(i for i in model_ids if i is not None)
+
+
+def mark_everything_dirty(session: OrmSession) -> None:
+    """Say that every headline may have moved (a trust rank or a canonical setting changed)."""
+    session.info[DIRTY_KEY] = EVERYTHING
+
+
+def sync(session: OrmSession) -> int:
+    """Recompute the headline rows of every model marked dirty in this session.
+
+    Flushes pending ORM changes first (their events mark models). Returns how many models were
+    recomputed (``-1`` for a full rebuild).
+    """
+    if session.new or session.dirty or session.deleted:
+        session.flush()
+    dirty = session.info.pop(DIRTY_KEY, None)
+    if not dirty:
+        return 0
+    connection = session.connection()
+    if dirty == EVERYTHING:
+        rebuild(connection)
+        return -1
+    refresh(connection, dirty)
+    return len(dirty)
+
+
+def _ranked(model_ids: list[int] | None) -> Any:
+    """Every score with its rank among its model's scores on its benchmark (1 = headline)."""
+    canonical = case(
+        (
+            t.Score.setting.in_(  # type: ignore[attr-defined]
+                ["", func.coalesce(t.Benchmark.canonical_setting, "")]
+            ),
+            0,
+        ),
+        else_=1,
+    )
+    rank = func.row_number().over(
+        partition_by=(t.Score.benchmark_id, t.Score.model_id),
+        order_by=(
+            canonical,
+            t.Source.trust_rank,
+            t.Score.retrieved_at.desc(),  # type: ignore[attr-defined]
+            t.Score.id,
+        ),
+    )
+    query = (
+        select(  # type: ignore[call-overload]
+            t.Score.benchmark_id,
+            t.Score.model_id,
+            t.Score.id.label("score_id"),  # type: ignore[union-attr]
+            t.Score.value,
+            t.Score.available_on,
+            t.Model.open_weights,
+            rank.label("rn"),
+        )
+        .join(t.Source, t.Source.id == t.Score.source_id)
+        .join(t.Benchmark, t.Benchmark.id == t.Score.benchmark_id)
+        .join(t.Model, t.Model.id == t.Score.model_id)
+    )
+    if model_ids is not None:
+        query = query.where(t.Score.model_id.in_(model_ids))  # type: ignore[attr-defined]
+    return query.subquery("ranked")
+
+
+_COLUMNS = ("benchmark_id", "model_id", "score_id", "value", "available_on", "open_weights")
+
+
+def _insert_headlines(connection: Connection, model_ids: list[int] | None) -> None:
+    ranked = _ranked(model_ids)
+    chosen = select(*(ranked.c[name] for name in _COLUMNS)).where(ranked.c.rn == 1)
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    insert = dialect.insert(t.Headline).from_select(list(_COLUMNS), chosen)
+    # A concurrent writer may have inserted the same (benchmark, model) after our delete: the
+    # newer computation wins instead of failing the transaction. (The WHERE above also keeps
+    # SQLite's parser from reading ON CONFLICT as a join constraint.)
+    insert = insert.on_conflict_do_update(
+        index_elements=["benchmark_id", "model_id"],
+        set_={name: insert.excluded[name] for name in _COLUMNS[2:]},
+    )
+    connection.execute(insert)
+
+
+def refresh(connection: Connection, model_ids: Iterable[int]) -> None:
+    """Recompute the headline rows of these models, on every benchmark, and the records of
+    the benchmarks they are on."""
+    ids = sorted(set(model_ids))
+    touched: set[int] = set()
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        touched |= _benchmarks_of(connection, chunk)
+        connection.execute(delete(t.Headline).where(t.Headline.model_id.in_(chunk)))  # type: ignore[attr-defined]
+        _insert_headlines(connection, chunk)
+        touched |= _benchmarks_of(connection, chunk)
+    mark_records(connection, touched)
+
+
+def rebuild(connection: Connection) -> None:
+    """Recompute every headline row (after a bulk load, or when every choice may move)."""
+    connection.execute(delete(t.Headline))
+    _insert_headlines(connection, None)
+    mark_records(connection, None)
+
+
+def _benchmarks_of(connection: Connection, model_ids: list[int]) -> set[int]:
+    h = t.Headline.__table__.c  # type: ignore[attr-defined]
+    query = select(h.benchmark_id).where(h.model_id.in_(model_ids)).distinct()
+    return set(connection.execute(query).scalars())
+
+
+# A record: no headline score on its side was better on or before its date (the running best
+# of the side, in date order; ``higher_is_better`` says which way is better).
+_RECORDS = """
+SELECT score_id FROM (
+    SELECT h.score_id, h.value, b.higher_is_better AS higher,
+           max(h.value) OVER w AS high, min(h.value) OVER w AS low
+    FROM headline h
+    JOIN benchmark b ON b.id = h.benchmark_id
+    WHERE h.open_weights IS NOT NULL {where}
+    WINDOW w AS (
+        PARTITION BY h.benchmark_id, h.open_weights ORDER BY h.available_on
+        RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+    )
+) marked
+WHERE (higher AND value >= high) OR (NOT higher AND value <= low)
+"""
+
+
+def _record_ids(connection: Connection, benchmark_ids: list[int] | None) -> set[int]:
+    if benchmark_ids is None:
+        return set(connection.execute(text(_RECORDS.format(where=""))).scalars())
+    query = text(_RECORDS.format(where="AND h.benchmark_id IN :benchmarks")).bindparams(
+        bindparam("benchmarks", expanding=True)
+    )
+    return set(connection.execute(query, {"benchmarks": benchmark_ids}).scalars())
+
+
+def mark_records(connection: Connection, benchmark_ids: Iterable[int] | None) -> None:
+    """Set ``record`` on these benchmarks' rows (all benchmarks with ``None``).
+
+    Only the flags that change are written: a benchmark has a few dozen records among its
+    thousands of rows, so a poll that moves nothing writes nothing here.
+    """
+    wanted = None if benchmark_ids is None else sorted(set(benchmark_ids))
+    if wanted == []:
+        return
+    h = t.Headline.__table__.c  # type: ignore[attr-defined]
+    records = _record_ids(connection, wanted)
+    flagged = select(h.score_id).where(h.record.is_(True))
+    if wanted is not None:
+        flagged = flagged.where(h.benchmark_id.in_(wanted))
+    stored = set(connection.execute(flagged).scalars())
+    for ids, value in ((sorted(stored - records), False), (sorted(records - stored), True)):
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start : start + CHUNK]
+            connection.execute(update(t.Headline).where(h.score_id.in_(chunk)).values(record=value))
+
+
+def stale(connection: Connection) -> int:
+    """How many headline rows differ from what the scores say now (0 when the table is true).
+
+    Compares the stored table with a fresh computation both ways, then the stored record flags
+    with the records of the stored rows; for tests and checks.
+    """
+    ranked = _ranked(None)
+    fresh = select(*(ranked.c[name] for name in _COLUMNS)).where(ranked.c.rn == 1)
+    stored = select(*(t.Headline.__table__.c[name] for name in _COLUMNS))  # type: ignore[attr-defined]
+    missing = connection.execute(
+        select(func.count()).select_from(fresh.except_(stored).subquery())
+    ).scalar_one()
+    extra = connection.execute(
+        select(func.count()).select_from(stored.except_(fresh).subquery())
+    ).scalar_one()
+    h = t.Headline.__table__.c  # type: ignore[attr-defined]
+    flagged = set(connection.execute(select(h.score_id).where(h.record.is_(True))).scalars())
+    records = _record_ids(connection, None)
+    return int(missing) + int(extra) + len(flagged ^ records)
+
+
+def _changed(obj: Any, *names: str) -> bool:
+    state = inspect(obj)
+    return any(state.attrs[name].history.has_changes() for name in names)
+
+
+def _moves_every_choice(obj: Any) -> bool:
+    """A source's trust or a benchmark's canonical setting or direction changed."""
+    if isinstance(obj, t.Source):
+        return _changed(obj, "trust_rank")
+    if isinstance(obj, t.Benchmark):
+        return _changed(obj, "canonical_setting", "higher_is_better")
+    return False
+
+
+@event.listens_for(OrmSession, "after_flush")
+def _mark_flushed(session: OrmSession, _context: Any) -> None:
+    """Mark the models whose headline a flushed ORM change may move."""
+    touched: set[int] = set()
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, t.Score):
+            touched.add(obj.model_id)
+            history = inspect(obj).attrs.model_id.history
+            touched.update(i for i in history.deleted or () if i is not None)
+        elif isinstance(obj, t.Model):
+            if obj in session.dirty and _changed(obj, "open_weights"):
+                touched.add(obj.id)  # type: ignore[arg-type]
+        elif obj in session.dirty and _moves_every_choice(obj):
+            mark_everything_dirty(session)
+            return
+    if touched:
+        mark_dirty(session, touched)
+
+
+@event.listens_for(OrmSession, "before_commit")
+def _sync_before_commit(session: OrmSession) -> None:
+    """Nothing is committed with a stale headline."""
+    if session.info.get(DIRTY_KEY) or session.new or session.dirty or session.deleted:
+        sync(session)

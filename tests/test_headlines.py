@@ -1,0 +1,216 @@
+"""The stored headline choice (``db.headlines``) agrees with choosing at read time, on both
+databases, through every kind of write: the seed load, ORM changes, Core writes, migrations."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from alembic import command
+from sqlalchemy import Engine, insert, update
+from sqlmodel import Session, select
+
+from db import headlines, migrate, queries
+from db import tables as t
+from db.engine import make_engine, session_scope
+
+
+def _both_ways(session: Session, bench: t.Benchmark, as_of: date | None = None) -> tuple:
+    """(stored choice, read-time choice) as sorted (slug, value, source) triples."""
+    stored = queries.headline_scores(session, bench, as_of=as_of)
+    ranked = queries._headline_ranked(bench, as_of=as_of, sources=None)
+    fresh = queries._scores_of(session, bench, select(ranked.c.id)).values()
+
+    def key(scores):  # type: ignore[no-untyped-def]
+        return sorted((s.model_slug, s.value, s.citation.source) for s in scores)
+
+    return key(stored), key(fresh)
+
+
+def _bench(session: Session, key: str = "mmlu") -> t.Benchmark:
+    return queries.find_benchmark(session, key)
+
+
+def _model(session: Session, slug: str) -> t.Model:
+    return queries.find_model(session, slug)
+
+
+def _source(session: Session, key: str, trust: int) -> t.Source:
+    source = t.Source(key=key, name=key, trust_rank=trust)
+    session.add(source)
+    session.flush()
+    return source
+
+
+def _add_trusted_score(
+    session: Session, bench: t.Benchmark, source_key: str, value: float, on: date
+) -> None:
+    """A Llama 3.1 405B score from a new source more trusted than any other."""
+    model = _model(session, "llama-3.1-405b")
+    source = _source(session, source_key, trust=1)
+    session.add(
+        t.Score(
+            model_id=model.id,
+            benchmark_id=bench.id,
+            source_id=source.id,
+            value=value,
+            available_on=on,
+        )
+    )
+
+
+def test_seeded_store_headlines_match_the_read_time_choice(engine: Engine) -> None:
+    with engine.connect() as connection:
+        assert headlines.stale(connection) == 0
+    with session_scope(engine) as session:
+        rows = session.exec(select(t.Headline)).all()
+        assert rows, "the seed load filled the headline table"
+        for bench in queries.all_benchmarks(session):
+            stored, fresh = _both_ways(session, bench)
+            assert stored == fresh, bench.key
+
+
+def test_orm_writes_move_the_headline_in_the_same_transaction(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        bench = _bench(session)
+        _add_trusted_score(session, bench, "test-trusted", 12.5, date(2024, 8, 1))
+        # No commit yet: the query itself brings the table up to date before it reads.
+        by_slug = {s.model_slug: s for s in queries.headline_scores(session, bench)}
+        assert by_slug["llama-3.1-405b"].value == 12.5
+        assert by_slug["llama-3.1-405b"].citation.source == "test-trusted"
+    with engine.connect() as connection:
+        assert headlines.stale(connection) == 0
+
+
+def test_openness_trust_and_deletion_changes_are_followed(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        model = _model(session, "llama-3.1-405b")
+        model.open_weights = None
+    with engine.connect() as connection:
+        assert headlines.stale(connection) == 0
+    with session_scope(engine) as session:
+        bench = _bench(session)
+        slugs = {s.model_slug for s in queries.headline_scores(session, bench)}
+        assert "llama-3.1-405b" not in slugs  # unknown openness: on neither side
+        # Make the least trusted source the most trusted: every choice may move.
+        report = session.exec(select(t.Source).where(t.Source.key == "seed-report")).one()
+        report.trust_rank = 0
+    with engine.connect() as connection:
+        assert headlines.stale(connection) == 0
+    with session_scope(engine) as session:
+        bench = _bench(session)
+        chosen = queries.headline_scores(session, bench)
+        assert chosen and {s.citation.source for s in chosen} >= {"seed-report"}
+        # Delete one model's headline score: another of its scores (or none) takes its place.
+        row = session.exec(select(t.Headline).where(t.Headline.benchmark_id == bench.id)).first()
+        assert row is not None
+        session.delete(session.get(t.Score, row.score_id))
+    with engine.connect() as connection:
+        assert headlines.stale(connection) == 0
+
+
+def test_core_writes_need_mark_dirty_and_the_check_sees_the_difference(engine: Engine) -> None:
+    with Session(engine) as session:
+        bench = _bench(session)
+        model = _model(session, "llama-3.1-405b")
+        source = _source(session, "test-core", trust=1)
+        session.execute(
+            insert(t.Score).values(
+                model_id=model.id,
+                benchmark_id=bench.id,
+                source_id=source.id,
+                value=1.5,
+                available_on=date(2024, 8, 1),
+                retrieved_at=datetime(2026, 1, 1, tzinfo=UTC),
+                setting="",
+            )
+        )
+        # A Core write is invisible to the session events: the table is stale until marked.
+        assert headlines.stale(session.connection()) > 0
+        headlines.mark_dirty(session, [model.id])
+        by_slug = {s.model_slug: s for s in queries.headline_scores(session, bench)}
+        assert by_slug["llama-3.1-405b"].value == 1.5
+        assert headlines.stale(session.connection()) == 0
+        session.execute(update(t.Model).where(t.Model.id == model.id).values(open_weights=False))
+        headlines.mark_dirty(session, [model.id])
+        session.commit()  # the commit syncs what was marked
+    with engine.connect() as connection:
+        assert headlines.stale(connection) == 0
+
+
+def test_a_date_before_a_score_chooses_among_the_scores_known_then(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        _add_trusted_score(session, _bench(session), "test-late", 3.0, date(2026, 6, 1))
+    with session_scope(engine) as session:
+        bench = _bench(session)
+        before = date(2026, 1, 1)
+        stored, fresh = _both_ways(session, bench, as_of=before)
+        assert stored == fresh
+        values = {slug: value for slug, value, _ in stored}
+        assert values["llama-3.1-405b"] != 3.0  # the later, more trusted score is not known yet
+        now = {s.model_slug: s.value for s in queries.headline_scores(session, bench)}
+        assert now["llama-3.1-405b"] == 3.0
+
+
+def test_migrating_an_existing_store_fills_the_table(migrated_db_url: str) -> None:
+    from db.dataset import load_bundled_dataset
+
+    engine = make_engine(migrated_db_url)
+    try:
+        with session_scope(engine) as session:
+            load_bundled_dataset(session)
+        command.downgrade(migrate.alembic_config(engine), "0003")
+        migrate.upgrade(engine)
+        with engine.connect() as connection:
+            assert headlines.stale(connection) == 0
+            count = connection.execute(select(t.Headline.model_id)).all()
+        assert count
+    finally:
+        engine.dispose()
+
+
+def _triples(scores) -> list:  # type: ignore[no-untyped-def]
+    return [(s.model_slug, s.value, s.available_on, s.citation.source) for s in scores]
+
+
+def test_stored_answers_equal_the_read_time_answers(engine: Engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Every query with a stored path answers exactly as its read-time path (same rows, same
+    order), for every benchmark, both leaderboards and the prediction rules' cut-offs."""
+
+    def answers(session: Session, bench: t.Benchmark) -> dict:
+        found = {
+            "candidates": sorted(_triples(queries.frontier_candidates(session, bench))),
+            "by-2024": sorted(
+                _triples(queries.frontier_candidates(session, bench, newest_by=date(2024, 1, 1)))
+            ),
+            "by-1990": sorted(
+                _triples(queries.frontier_candidates(session, bench, newest_by=date(1990, 1, 1)))
+            ),
+        }
+        for open_only in (False, True):
+            for limit in (1, 3, 10, 25):
+                scores, total = queries.ranked_headline_scores(
+                    session, bench, open_only=open_only, limit=limit
+                )
+                found[f"top{limit}-{open_only}"] = (_triples(scores), total)
+        return found
+
+    with session_scope(engine) as session:
+        benches = queries.all_benchmarks(session)
+        stored = {b.key: answers(session, b) for b in benches}
+    monkeypatch.setattr(queries, "_use_stored", lambda *args, **kwargs: False)
+    with session_scope(engine) as session:
+        fresh = {b.key: answers(session, b) for b in queries.all_benchmarks(session)}
+    assert any(v["candidates"] for v in stored.values())
+    for key in stored:
+        assert stored[key] == fresh[key], key
+
+
+def test_the_shape_index_holds_the_shape_columns_in_order(migrated_db_url: str) -> None:
+    from sqlalchemy import inspect
+
+    engine = make_engine(migrated_db_url)
+    try:
+        indexes = {i["name"]: i["column_names"] for i in inspect(engine).get_indexes("model")}
+        assert indexes["ix_model_shape"] == ["open_weights", *queries.SHAPE_COLUMNS]
+    finally:
+        engine.dispose()
