@@ -141,6 +141,7 @@ def _headline(
 
 
 _HEADLINE = t.Headline.__table__.c  # type: ignore[attr-defined]
+_MODEL_TABLE = t.Model.__table__  # type: ignore[attr-defined]
 
 
 def _use_stored(
@@ -250,6 +251,8 @@ def _scores_of(session: Session, benchmark: t.Benchmark, ids: Any) -> dict[int, 
         .where(t.Score.id.in_(ids))  # type: ignore[union-attr]
     )
     found = {}
+    # Scores from one source share one citation object (a benchmark has tens of thousands).
+    citations: dict[tuple[str, str, str | None], f.Citation] = {}
     for row in session.exec(query):
         (
             score_id,
@@ -267,6 +270,10 @@ def _scores_of(session: Session, benchmark: t.Benchmark, ids: Any) -> dict[int, 
             src_url,
         ) = row
         label = f"{src_name}, {section}" if section else src_name
+        cite_key = (key, label, url or src_url)
+        citation = citations.get(cite_key)
+        if citation is None:
+            citation = citations[cite_key] = f.Citation(source=key, label=label, url=url or src_url)
         found[score_id] = f.Score(
             model_slug=slug,
             model_name=name,
@@ -274,7 +281,7 @@ def _scores_of(session: Session, benchmark: t.Benchmark, ids: Any) -> dict[int, 
             benchmark=benchmark.key,
             value=value,
             available_on=on,
-            citation=f.Citation(source=key, label=label, url=url or src_url),
+            citation=citation,
             setting=setting or None,
             approximate=approx,
         )
@@ -451,6 +458,8 @@ def model_names(session: Session, limit: int | None = None) -> dict[str, str]:
 
 
 _SOURCES_KEY = "gapwatch.sources"
+# Citations of model facts, shared by the models that cite the same source and page.
+_CITATIONS_KEY = "gapwatch.citations"
 
 
 def _source_by_id(session: Session, source_id: int) -> t.Source | None:
@@ -474,8 +483,13 @@ def to_model_spec(session: Session | None, row: t.Model) -> f.ModelSpec:
     def cite(source_id: int | None, url: str | None) -> f.Citation | None:
         if source_id is None or session is None:
             return None
-        source = _source_by_id(session, source_id)
-        return f.Citation(source.key, source.name, url or source.url) if source else None
+        cache = session.info.setdefault(_CITATIONS_KEY, {})
+        if (source_id, url) not in cache:
+            source = _source_by_id(session, source_id)
+            cache[source_id, url] = (
+                f.Citation(source.key, source.name, url or source.url) if source else None
+            )
+        return cache[source_id, url]
 
     arch = f.Architecture(
         layers=row.layers,
@@ -513,16 +527,26 @@ def to_model_spec(session: Session | None, row: t.Model) -> f.ModelSpec:
 def model_specs(
     session: Session, *, open_only: bool = False, slugs: Iterable[str] | None = None
 ) -> list[f.ModelSpec]:
-    """Every model (or those with the given slugs) as a ``ModelSpec``."""
-    query = select(t.Model)
+    """Every model (or those with the given slugs) as a ``ModelSpec``.
+
+    Read as plain rows, in chunks of slugs: a prediction may name tens of thousands of models,
+    and an ORM object per model would cost several times the ``ModelSpec`` it becomes.
+    """
+    query = select(*_MODEL_TABLE.c)
     if open_only:
-        query = query.where(t.Model.open_weights)
-    if slugs is not None:
-        wanted = sorted(set(slugs))
-        if not wanted:
-            return []
-        query = query.where(t.Model.slug.in_(wanted))  # type: ignore[attr-defined]
-    return [to_model_spec(session, row) for row in session.exec(query)]
+        query = query.where(_MODEL_TABLE.c.open_weights == true())
+    if slugs is None:
+        return [to_model_spec(session, row) for row in session.exec(query)]  # type: ignore[arg-type]
+    wanted = sorted(set(slugs))
+    specs = []
+    for start in range(0, len(wanted), _SLUG_CHUNK):
+        chunk = query.where(_MODEL_TABLE.c.slug.in_(wanted[start : start + _SLUG_CHUNK]))
+        specs += [to_model_spec(session, row) for row in session.exec(chunk)]  # type: ignore[arg-type]
+    return specs
+
+
+# Slugs per ``IN (...)`` (well under SQLite's 32,766 and psycopg's 65,535 parameters).
+_SLUG_CHUNK = 5_000
 
 
 # The columns a memory estimate reads: models that share them fit (or not) alike.
@@ -546,7 +570,6 @@ def shape_spec(shape: Shape) -> f.ModelSpec:
     return to_model_spec(None, SimpleNamespace(**values))  # type: ignore[arg-type]
 
 
-_MODEL_TABLE = t.Model.__table__  # type: ignore[attr-defined]
 _MODEL_COLUMNS = tuple(column.name for column in _MODEL_TABLE.columns)
 
 
