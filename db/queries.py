@@ -7,7 +7,7 @@ from datetime import date
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Subquery, case, func, or_, true
+from sqlalchemy import Subquery, case, func, literal, or_, true, union_all
 from sqlmodel import Session, select
 
 from db import headlines
@@ -325,10 +325,7 @@ def frontier_candidates(
     that filters by date after choosing the headline scores, as the prediction rules do).
     """
     if _use_stored(session, benchmark, as_of=as_of, sources=sources):
-        h = _HEADLINE
-        records = select(h.score_id).where(h.benchmark_id == benchmark.id, h.record == true())
-        ids = [*session.exec(records), *_newest_stored(session, benchmark, newest_by)]
-        return list(_scores_of(session, benchmark, ids).values())
+        return _candidates_stored(session, benchmark, newest_by)
     headline = _headline_ranked(benchmark, as_of=as_of, sources=sources)
     running = func.max if benchmark.higher_is_better else func.min
     best = running(headline.c.value).over(
@@ -352,28 +349,38 @@ def frontier_candidates(
     return list(_scores_of(session, benchmark, ids).values())
 
 
-def _newest_stored(session: Session, benchmark: t.Benchmark, newest_by: date | None) -> list[int]:
-    """The newest stored headline score (on or before ``newest_by`` if there is one): one index
-    probe per side, then the later of the two (then the lower id)."""
+def _candidates_stored(
+    session: Session, benchmark: t.Benchmark, newest_by: date | None
+) -> list[f.Score]:
+    """``frontier_candidates`` from the stored choice, in two statements: the records and the
+    newest headline score of each side (on or before ``newest_by`` too, if given; one index
+    probe each), then those scores. The newest of all is the later side's (then the lower id),
+    or the newest overall when nothing is on or before ``newest_by``."""
     h = _HEADLINE
-
-    def probe(by: date | None) -> list[tuple[date, int]]:
-        found = []
+    mine = h.benchmark_id == benchmark.id
+    parts = [
+        select(h.score_id, h.available_on, literal("record").label("kind")).where(
+            mine, h.record == true()
+        )
+    ]
+    probes = [("newest", None)] + ([("newest-by", newest_by)] if newest_by is not None else [])
+    for kind, by in probes:
         for side in (True, False):
-            query = select(h.available_on, h.score_id).where(
-                h.benchmark_id == benchmark.id, h.open_weights == side
+            probe = select(h.score_id, h.available_on, literal(kind).label("kind")).where(
+                mine, h.open_weights == side
             )
             if by is not None:
-                query = query.where(h.available_on <= by)
-            row = session.exec(query.order_by(h.available_on.desc(), h.score_id).limit(1)).first()
-            if row is not None:
-                found.append((row[0], row[1]))
-        return found
-
-    found = probe(newest_by) or (probe(None) if newest_by is not None else [])
-    if not found:
-        return []
-    return [min(found, key=lambda row: (-row[0].toordinal(), row[1]))[1]]
+                probe = probe.where(h.available_on <= by)
+            probe = probe.order_by(h.available_on.desc(), h.score_id).limit(1).subquery()
+            parts.append(select(probe.c.score_id, probe.c.available_on, probe.c.kind))
+    rows = session.exec(union_all(*parts)).all()  # type: ignore[call-overload]
+    ids = [score_id for score_id, _, kind in rows if kind == "record"]
+    newest = [row for row in rows if row[2] == "newest-by"] or [
+        row for row in rows if row[2] == "newest"
+    ]
+    if newest:
+        ids.append(min(newest, key=lambda row: (-row[1].toordinal(), row[0]))[0])
+    return list(_scores_of(session, benchmark, ids).values())
 
 
 def ranked_headline_scores(
