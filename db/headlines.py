@@ -27,11 +27,14 @@ headline rows, about 20 ms at a million scores; only changed flags are written).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from datetime import date
 from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Integer,
+    any_,
     bindparam,
     case,
     delete,
@@ -50,8 +53,10 @@ from db import tables as t
 DIRTY_KEY = "gapwatch.headline_dirty"
 # Mark meaning "every model": a changed trust rank or canonical setting can move any choice.
 EVERYTHING = "*"
-# Models recomputed per statement (bind parameters per IN list stay well under both limits).
+# Models recomputed per statement (bind parameters per IN list stay well under both limits;
+# PostgreSQL gets one array parameter, so it takes bigger chunks).
 CHUNK = 500
+PG_CHUNK = 5_000
 
 
 def mark_dirty(session: OrmSession, model_ids: Iterable[int | None]) -> None:
@@ -85,7 +90,7 @@ def sync(session: OrmSession) -> int:
     return len(dirty)
 
 
-def _ranked(model_ids: list[int] | None) -> Any:
+def _ranked(connection: Connection | None, model_ids: list[int] | None) -> Any:
     """Every score with its rank among its model's scores on its benchmark (1 = headline)."""
     canonical = case(
         (
@@ -119,16 +124,30 @@ def _ranked(model_ids: list[int] | None) -> Any:
         .join(t.Benchmark, t.Benchmark.id == t.Score.benchmark_id)
         .join(t.Model, t.Model.id == t.Score.model_id)
     )
-    if model_ids is not None:
-        query = query.where(t.Score.model_id.in_(model_ids))  # type: ignore[attr-defined]
+    if model_ids is not None and connection is not None:
+        query = query.where(_among(connection, t.Score.model_id, model_ids))
     return query.subquery("ranked")
 
 
 _COLUMNS = ("benchmark_id", "model_id", "score_id", "value", "available_on", "open_weights")
 
 
-def _insert_headlines(connection: Connection, model_ids: list[int] | None) -> None:
-    ranked = _ranked(model_ids)
+# (score id, benchmark id, openness, date, value): one headline row as writes return it.
+_Point = tuple[int, int, bool | None, date, float]
+_POINT = ("score_id", "benchmark_id", "open_weights", "available_on", "value")
+
+
+def _among(connection: Connection, column: Any, ids: list[int]) -> Any:
+    """``column IN ids``; on PostgreSQL one array parameter (``= ANY``), which plans and binds
+    in a fraction of the time of an ``IN`` list of thousands of parameters."""
+    if connection.dialect.name == "postgresql":
+        return column == any_(bindparam(None, ids, type_=postgresql.ARRAY(Integer)))
+    return column.in_(ids)
+
+
+def _insert_headlines(connection: Connection, model_ids: list[int] | None) -> list[_Point]:
+    """Insert the chosen rows (of these models, or all) and return them as points."""
+    ranked = _ranked(connection, model_ids)
     chosen = select(*(ranked.c[name] for name in _COLUMNS)).where(ranked.c.rn == 1)
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     insert = dialect.insert(t.Headline).from_select(list(_COLUMNS), chosen)
@@ -136,24 +155,30 @@ def _insert_headlines(connection: Connection, model_ids: list[int] | None) -> No
     # newer computation wins instead of failing the transaction. (The WHERE above also keeps
     # SQLite's parser from reading ON CONFLICT as a join constraint.)
     insert = insert.on_conflict_do_update(
-        index_elements=["benchmark_id", "model_id"],
-        set_={name: insert.excluded[name] for name in _COLUMNS[2:]},
+        index_elements=["model_id", "benchmark_id"],
+        set_={**{name: insert.excluded[name] for name in _COLUMNS[2:]}, "record": False},
     )
-    connection.execute(insert)
+    if model_ids is None:
+        connection.execute(insert)
+        return []
+    h = t.Headline.__table__.c  # type: ignore[attr-defined]
+    return [tuple(row) for row in connection.execute(insert.returning(*(h[n] for n in _POINT)))]  # type: ignore[misc]
 
 
 def refresh(connection: Connection, model_ids: Iterable[int]) -> None:
-    """Recompute the headline rows of these models, on every benchmark, and the records of
-    the benchmarks they are on."""
+    """Recompute the headline rows of these models, on every benchmark, and the records their
+    changes can move."""
     ids = sorted(set(model_ids))
-    touched: set[int] = set()
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
-        touched |= _benchmarks_of(connection, chunk)
-        connection.execute(delete(t.Headline).where(t.Headline.model_id.in_(chunk)))  # type: ignore[attr-defined]
-        _insert_headlines(connection, chunk)
-        touched |= _benchmarks_of(connection, chunk)
-    mark_records(connection, touched)
+    h = t.Headline.__table__.c  # type: ignore[attr-defined]
+    size = PG_CHUNK if connection.dialect.name == "postgresql" else CHUNK
+    gone: list[tuple[Any, ...]] = []
+    added: list[_Point] = []
+    for start in range(0, len(ids), size):
+        chunk = ids[start : start + size]
+        removed = delete(t.Headline).where(_among(connection, h.model_id, chunk))
+        gone += connection.execute(removed.returning(*(h[n] for n in _POINT), h.record)).all()
+        added += _insert_headlines(connection, chunk)
+    _mark_changed_records(connection, gone, added)
 
 
 def rebuild(connection: Connection) -> None:
@@ -163,10 +188,72 @@ def rebuild(connection: Connection) -> None:
     mark_records(connection, None)
 
 
-def _benchmarks_of(connection: Connection, model_ids: list[int]) -> set[int]:
+def _running_records(points: Iterable[_Point], higher: bool) -> set[int]:
+    """The records among points of one side: the score ids whose value is at least the best
+    value on or before their date (same-day rows count: a tie on the day is a record)."""
+    by_day: dict[date, list[_Point]] = {}
+    for point in points:
+        by_day.setdefault(point[3], []).append(point)
+    best: float | None = None
+    found = set()
+    for day in sorted(by_day):
+        values = [p[4] for p in by_day[day]]
+        top = max(values) if higher else min(values)
+        best = top if best is None else (max(best, top) if higher else min(best, top))
+        found |= {p[0] for p in by_day[day] if (p[4] >= best if higher else p[4] <= best)}
+    return found
+
+
+def _mark_changed_records(
+    connection: Connection, gone: Sequence[tuple[Any, ...]], added: Sequence[_Point]
+) -> None:
+    """Bring the ``record`` flags up to date after rows were replaced, reading little.
+
+    The running best before a date is attained by a record, so for a side that only gained
+    rows the records are those among its stored records and the new rows. Losing a row matters
+    only if it was a record (a lower row never set the best); then the side is recomputed from
+    that row's date, starting from the records before it.
+    """
     h = t.Headline.__table__.c  # type: ignore[attr-defined]
-    query = select(h.benchmark_id).where(h.model_id.in_(model_ids)).distinct()
-    return set(connection.execute(query).scalars())
+    kept = set(added)
+    new: dict[tuple[int, bool], list[_Point]] = {}
+    for point in added:
+        if point[2] is not None:
+            new.setdefault((point[1], point[2]), []).append(point)
+    since: dict[tuple[int, bool], date] = {}
+    for row in gone:
+        point, was_record = tuple(row[:5]), row[5]
+        if was_record and point not in kept and point[2] is not None:
+            side = (point[1], point[2])
+            since[side] = min(since.get(side, point[3]), point[3])
+    sides = set(new) | set(since)
+    if not sides:
+        return
+    higher = dict(connection.execute(select(t.Benchmark.id, t.Benchmark.higher_is_better)).all())  # type: ignore[call-overload]
+    set_true: list[int] = []
+    set_false: list[int] = []
+    for side in sorted(sides):
+        benchmark_id, open_weights = side
+        mine = (h.benchmark_id == benchmark_id, h.open_weights == open_weights)
+        flagged = {
+            row[0]: tuple(row)
+            for row in connection.execute(select(*(h[n] for n in _POINT)).where(*mine, h.record))
+        }
+        pool = dict(flagged)
+        if side in since:
+            later = select(*(h[n] for n in _POINT)).where(*mine, h.available_on >= since[side])
+            pool = {k: p for k, p in pool.items() if p[3] < since[side]}
+            pool.update((row[0], tuple(row)) for row in connection.execute(later))
+        pool.update((p[0], p) for p in new.get(side, ()))
+        records = _running_records(pool.values(), higher[benchmark_id])  # type: ignore[arg-type]
+        set_true += sorted(records - set(flagged))
+        set_false += sorted(set(flagged) - records)
+    for ids, value in ((set_false, False), (set_true, True)):
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start : start + CHUNK]
+            connection.execute(
+                update(t.Headline).where(_among(connection, h.score_id, chunk)).values(record=value)
+            )
 
 
 # A record: no headline score on its side was better on or before its date (the running best
@@ -223,7 +310,7 @@ def stale(connection: Connection) -> int:
     Compares the stored table with a fresh computation both ways, then the stored record flags
     with the records of the stored rows; for tests and checks.
     """
-    ranked = _ranked(None)
+    ranked = _ranked(None, None)
     fresh = select(*(ranked.c[name] for name in _COLUMNS)).where(ranked.c.rn == 1)
     stored = select(*(t.Headline.__table__.c[name] for name in _COLUMNS))  # type: ignore[attr-defined]
     missing = connection.execute(

@@ -361,12 +361,21 @@ class Headline(SQLModel, table=True):
         # The gap, lag and prediction answers read a benchmark's frontier records.
         Index("ix_headline_record", "benchmark_id", "record"),
     )
-    benchmark_id: int = Field(foreign_key="benchmark.id", primary_key=True)
+    # Model first in the key: recomputing a model's rows finds them by the key alone.
     model_id: int = Field(
-        sa_column=Column(ForeignKey("model.id", ondelete="CASCADE"), primary_key=True, index=True)
+        sa_column=Column(ForeignKey("model.id", ondelete="CASCADE"), primary_key=True)
     )
+    benchmark_id: int = Field(foreign_key="benchmark.id", primary_key=True)
     score_id: int = Field(
-        sa_column=Column(ForeignKey("score.id", ondelete="CASCADE"), nullable=False, index=True)
+        # Checked at commit, not per statement: deleting a headline score is fine as long as
+        # the same transaction recomputes that model's headline (db.headlines does, before
+        # every commit), and a writer that forgets to fails loudly instead of leaving the
+        # table stale (a cascade would drop the row and hide a lost frontier record).
+        sa_column=Column(
+            ForeignKey("score.id", deferrable=True, initially="DEFERRED"),
+            nullable=False,
+            index=True,
+        )
     )
     value: float
     available_on: date

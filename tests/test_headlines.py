@@ -214,3 +214,73 @@ def test_the_shape_index_holds_the_shape_columns_in_order(migrated_db_url: str) 
         assert indexes["ix_model_shape"] == ["open_weights", *queries.SHAPE_COLUMNS]
     finally:
         engine.dispose()
+
+
+def test_records_stay_true_through_random_writes(engine: Engine) -> None:
+    """Random adds, value changes, re-dating, deletions and openness flips, each committed and
+    then checked against the read-time window (``stale`` recomputes the records in SQL)."""
+    import random
+
+    rng = random.Random(7)
+    with session_scope(engine) as session:
+        bench = _bench(session)
+        sources = [_source(session, f"test-random-{i}", trust=rng.randint(1, 60)) for i in range(3)]
+        models = session.exec(select(t.Model).where(t.Model.open_weights.is_not(None))).all()
+        bench_id, model_ids = bench.id, [m.id for m in models[:12]]
+        source_ids = [s.id for s in sources]
+    for step in range(40):
+        with session_scope(engine) as session:
+            scores = session.exec(
+                select(t.Score).where(
+                    t.Score.benchmark_id == bench_id,
+                    t.Score.source_id.in_(source_ids),  # type: ignore[attr-defined]
+                )
+            ).all()
+            action = rng.choice(["add", "add", "change", "redate", "delete", "flip"])
+            if action == "add" or not scores:
+                model_id, source_id = rng.choice(model_ids), rng.choice(source_ids)
+                exists = any(s.model_id == model_id and s.source_id == source_id for s in scores)
+                if not exists:
+                    session.add(
+                        t.Score(
+                            model_id=model_id,
+                            benchmark_id=bench_id,
+                            source_id=source_id,
+                            value=rng.choice([60.0, 70.0, 80.0, 85.0, 90.0, 95.0]),
+                            available_on=date(2023, rng.randint(1, 12), 1),
+                        )
+                    )
+            elif action == "change":
+                rng.choice(scores).value = rng.choice([50.0, 75.0, 88.0, 99.0])
+            elif action == "redate":
+                rng.choice(scores).available_on = date(2022, rng.randint(1, 12), 15)
+            elif action == "delete":
+                session.delete(rng.choice(scores))
+            else:
+                model = session.get(t.Model, rng.choice(model_ids))
+                assert model is not None
+                model.open_weights = not model.open_weights
+        with engine.connect() as connection:
+            assert headlines.stale(connection) == 0, (step, action)
+
+
+def test_deleting_a_headline_score_without_recomputing_fails_at_commit(engine: Engine) -> None:
+    import pytest
+    from sqlalchemy import delete
+    from sqlalchemy.exc import IntegrityError
+
+    with Session(engine) as session:
+        row = session.exec(select(t.Headline)).first()
+        assert row is not None
+        score_id = row.score_id
+    # Nothing marked: the headline row would point at nothing, so the commit is refused and
+    # the unit of work rolls back (the score is still there).
+    with pytest.raises(IntegrityError), session_scope(engine) as session:
+        session.execute(delete(t.Score).where(t.Score.id == score_id))
+    with Session(engine) as session:
+        model_id = session.get(t.Score, score_id).model_id  # type: ignore[union-attr]
+        session.execute(delete(t.Score).where(t.Score.id == score_id))
+        headlines.mark_dirty(session, [model_id])
+        session.commit()
+    with engine.connect() as connection:
+        assert headlines.stale(connection) == 0

@@ -67,8 +67,8 @@ UPDATE headline SET record = TRUE WHERE score_id IN (
 
 def upgrade() -> None:
     op.create_table('headline',
-    sa.Column('benchmark_id', sa.Integer(), nullable=False),
     sa.Column('model_id', sa.Integer(), nullable=False),
+    sa.Column('benchmark_id', sa.Integer(), nullable=False),
     sa.Column('score_id', sa.Integer(), nullable=False),
     sa.Column('value', sa.Float(), nullable=False),
     sa.Column('available_on', sa.Date(), nullable=False),
@@ -76,14 +76,13 @@ def upgrade() -> None:
     sa.Column('record', sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.ForeignKeyConstraint(['benchmark_id'], ['benchmark.id'], ),
     sa.ForeignKeyConstraint(['model_id'], ['model.id'], ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['score_id'], ['score.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('benchmark_id', 'model_id')
+    sa.ForeignKeyConstraint(['score_id'], ['score.id'], initially='DEFERRED', deferrable=True),
+    sa.PrimaryKeyConstraint('model_id', 'benchmark_id')
     )
     with op.batch_alter_table('headline', schema=None) as batch_op:
         batch_op.create_index('ix_headline_frontier', ['benchmark_id', 'open_weights', 'available_on', 'value', 'score_id'], unique=False)
         batch_op.create_index('ix_headline_record', ['benchmark_id', 'record'], unique=False)
         batch_op.create_index('ix_headline_value', ['benchmark_id', 'value'], unique=False)
-        batch_op.create_index(batch_op.f('ix_headline_model_id'), ['model_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_headline_score_id'), ['score_id'], unique=False)
     with op.batch_alter_table('model', schema=None) as batch_op:
         batch_op.create_index('ix_model_shape', SHAPE, unique=False)
@@ -100,7 +99,6 @@ def downgrade() -> None:
 
     with op.batch_alter_table('headline', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_headline_score_id'))
-        batch_op.drop_index(batch_op.f('ix_headline_model_id'))
         batch_op.drop_index('ix_headline_record')
         batch_op.drop_index('ix_headline_value')
         batch_op.drop_index('ix_headline_frontier')
