@@ -10,20 +10,32 @@ keep the best claim and are counted as merged, so a fresh store never sees "chan
 
 Nothing here commits: the poll job owns the transaction, so a crash mid-poll leaves the store
 as it was. Re-ingesting the same batch writes nothing and emits no events.
+
+The store is read and written in bulk, with SQLAlchemy Core rather than ORM objects (an ORM
+object costs about as much as the rest of a record's work): only the names the batch uses are
+looked up, the stored models and scores it matches are read as plain rows, and the new models,
+aliases and scores are written with one ``executemany`` each (a handful of statements per
+batch, whatever its size). Core writes are invisible to the session's headline tracking, so
+the models whose scores or openness they change are named to ``db.headlines.mark_dirty``.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
+from sqlalchemy import Connection, Integer, String, any_, bindparam, func, insert, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session, select
 
+from db import headlines
 from db import tables as t
 from db.queries import frontier_candidates
 from db.types import utcnow
@@ -71,12 +83,16 @@ MODEL_FIELDS = (
     "experts_per_token",
 )
 
-PRELOAD_CHUNK = 500
-"""Model ids per ``IN (...)`` query when loading a batch's models (well under every driver's
-parameter limit: SQLite allows 32,766 per statement)."""
+LOOKUP_CHUNK = 5_000
+"""Values per ``IN (...)`` query when looking up a batch's names, slugs and models (well under
+every driver's parameter limit: SQLite allows 32,766 per statement, psycopg 65,535)."""
 
 ScoreKey = tuple[int, int, str]
 """The store's identity of a score within one source: model id, benchmark id, setting."""
+
+_MODEL = t.Model.__table__.c  # type: ignore[attr-defined]
+_ALIAS = t.ModelAlias.__table__.c  # type: ignore[attr-defined]
+_SCORE = t.Score.__table__.c  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -197,10 +213,31 @@ def ingest_batch(
     if batch.not_modified:
         _note_unchanged(source, batch, now)
     else:
-        _Ingest(session, source, result, now).run(batch)
+        with _collector_paused():
+            _Ingest(session, source, result, now).run(batch)
         _note_success(source, batch, now)
     _log_rejections(result)
     return result
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for one batch's bulk work.
+
+    A batch allocates a few objects per record (validated records, rows, events) that live
+    until it ends, so the collector's runs find nothing to free, and each full run walks the
+    whole heap: a third of a 60,000-record poll's time (``bench/ingest.py``). Reference
+    counting still frees everything as usual; only cycles wait, for a few seconds at most.
+    The collector is switched back on only if it was on (two batches in two threads leave
+    it on).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _note_success(source: t.Source, batch: SourceBatch, now: datetime) -> None:
@@ -257,24 +294,72 @@ def _validated(record: _R) -> _R:
     """Re-validate a record (a batch may hold records built without validation).
 
     NUL characters are dropped first: PostgreSQL text cannot hold them (SQLite can), and a
-    row must be stored the same way on both.
+    row must be stored the same way on both. The record's own field values are validated
+    (``__dict__``, as ``model_dump`` would give them, without the cost of serializing).
 
     Raises:
         ValueError: The record breaks its model's rules (``ValidationError`` is one).
     """
-    data = {
-        name: value.replace("\x00", "") if isinstance(value, str) else value
-        for name, value in record.model_dump().items()
-    }
+    data = record.__dict__
+    if any(isinstance(value, str) and "\x00" in value for value in data.values()):
+        data = {
+            name: value.replace("\x00", "") if isinstance(value, str) else value
+            for name, value in data.items()
+        }
     return type(record).model_validate(data)
 
 
-@dataclass(frozen=True)
+def _chunks(values: Iterable[Any], size: int = LOOKUP_CHUNK) -> Iterable[list[Any]]:
+    items = list(values)
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class _Model:
+    """A model as ingest sees it: a stored row's columns, or a row this batch will insert.
+
+    ``id`` is None until a new model is inserted; ``changes`` holds the columns of a stored
+    model that this batch changes (written in bulk once the batch's models are known).
+    """
+
+    __slots__ = ("changes", "facts", "facts_source_id", "facts_url", "id", "name", "slug")
+
+    def __init__(
+        self,
+        model_id: int | None,
+        slug: str,
+        name: str,
+        facts: dict[str, Any],
+        facts_source_id: int | None,
+        facts_url: str | None,
+    ) -> None:
+        self.id = model_id
+        self.slug = slug
+        self.name = name
+        self.facts = facts
+        self.facts_source_id = facts_source_id
+        self.facts_url = facts_url
+        self.changes: dict[str, Any] = {}
+
+    @property
+    def open_weights(self) -> bool | None:
+        return self.facts["open_weights"]
+
+    @property
+    def released_on(self) -> date | None:
+        return self.facts["released_on"]
+
+
+_Ref = int | _Model
+"""What a name resolves to: a stored model's id (not read yet) or a model already read."""
+
+
+@dataclass(slots=True)
 class _Planned:
-    """One score the batch asks for, matched to the store's model and benchmark."""
+    """One score the batch asks for, matched to a model and a benchmark."""
 
     record: ScoreRecord
-    model: t.Model
+    model: _Model
     bench: t.Benchmark
     setting: str
 
@@ -292,52 +377,46 @@ class _Planned:
         return (self.record.available_on or date.max) < (other.record.available_on or date.max)
 
 
+_Change = tuple[_Planned, tuple[Any, ...] | None, date]
+"""A planned score that differs from the store: the plan, the stored row (id, value,
+available on, approximate, url) if any, and the score's date."""
+
+
 class _Ingest:
-    """The writes of one batch, with the store's names loaded once."""
+    """The writes of one batch: the store's names looked up in bulk, rows written in bulk."""
 
     def __init__(self, session: Session, source: t.Source, result: IngestResult, now: datetime):
         self.session = session
+        self.conn: Connection = session.connection()
+        self.postgres = self.conn.dialect.name == "postgresql"
         self.source = source
         self.result = result
         self.now = now
-        self.aliases: dict[str, int] = dict(
-            session.exec(select(t.ModelAlias.alias, t.ModelAlias.model_id)).all()
-        )
-        self.by_repo: dict[str, int] = {
-            repo.lower(): model_id
-            for model_id, repo in session.exec(
-                select(t.Model.id, t.Model.hf_repo).where(t.Model.hf_repo.is_not(None))  # type: ignore[union-attr]
-            )
-        }
-        # The models the batch names, loaded in bulk by ``preload`` (one SELECT each would be
-        # the cost); loading every model instead costs seconds on a store of 100,000.
-        self.models: dict[int, t.Model] = {}
-        self.slugs: set[str] = set(session.exec(select(t.Model.slug)))
+        # Only the names a batch uses are looked up (a store holds 100,000s): each cache says
+        # what the store holds for the keys in its ``*_checked`` set, plus this batch's rows.
+        self.aliases: dict[str, _Ref] = {}
+        self.aliases_checked: set[str] = set()
+        self.by_repo: dict[str, _Ref] = {}
+        self.repos_checked: set[str] = set()
+        self.slugs: set[str] = set()  # slugs taken, in the store or by this batch
+        self.slugs_checked: set[str] = set()
+        self.slug_families: set[str] = set()  # slugs whose numbered variants are in ``slugs``
+        self.models: dict[int, _Model] = {}
+        self.new_models: list[_Model] = []
+        self.new_aliases: list[tuple[str, _Model]] = []
+        self.names: dict[str, str] = {}  # normalize_name, once per distinct string
         ranks = session.exec(select(t.Source.id, t.Source.trust_rank)).all()
         self.ranks: dict[int | None, int] = {source_id: rank for source_id, rank in ranks}
         self.benchmarks: dict[str, t.Benchmark] = {}
         for bench in session.exec(select(t.Benchmark)):
             for name in (bench.key, bench.name, *bench.aliases):
                 self.benchmarks.setdefault(normalize_name(name), bench)
-        # (model id, field) already set by an earlier record of this batch: the first record
+        # (model, field) already set by an earlier record of this batch: the first record
         # wins, so two records of one model cannot flip a fact back and forth on every poll.
-        self.claimed: set[tuple[int, str]] = set()
-        self.updated: set[int] = set()
-
-    def preload(self, batch: SourceBatch) -> None:
-        """Load the stored models the batch's names resolve to, a few hundred per query."""
-        wanted: set[int] = set()
-        names = [(m.name, m.hf_repo or m.source_model_id) for m in batch.models]
-        names += [(s.model_name, s.raw_model_id) for s in batch.scores]
-        for name, repo in names:
-            model_id = self.model_id(name, repo)
-            if model_id is not None:
-                wanted.add(model_id)
-        ids = sorted(wanted - self.models.keys())
-        for start in range(0, len(ids), PRELOAD_CHUNK):
-            chunk = ids[start : start + PRELOAD_CHUNK]
-            query = select(t.Model).where(t.Model.id.in_(chunk))  # type: ignore[union-attr]
-            self.models.update((m.id, m) for m in self.session.exec(query) if m.id)
+        self.claimed: set[tuple[_Model, str]] = set()
+        self.updated: set[_Model] = set()
+        self.new_scores: list[dict[str, Any]] = []
+        self.changed_scores: list[dict[str, Any]] = []
 
     def run(self, batch: SourceBatch) -> None:
         self.preload(batch)
@@ -348,92 +427,226 @@ class _Ingest:
                 self.reject(f"model: {_reason(exc)}", raw)
                 continue
             self.upsert_model(record)
+        planned = self.plan_scores(batch.scores)
         self.result.counts["models_updated"] = len(self.updated)
-        changes = self.diff(self.plan_scores(batch.scores), batch.fetched_at.date())
+        self.save_models()
+        changes = self.diff(planned, batch.fetched_at.date())
         touched = {plan.bench.id: plan.bench for plan, _row, _on in changes}
         before = self.frontiers(touched.values())
         for plan, row, available in changes:
             self.write(plan, row, available)
-        self.session.flush()
-        self.new_frontiers(before, self.frontiers(touched.values()), touched)
+        self.save_scores()
+        # A side's best can only improve through a score written here that beats it: only
+        # those benchmarks are read again (every read ranks a benchmark's headline scores).
+        moved = {plan.bench.id for plan, _row, _on in changes if _could_lead(plan, before)}
+        after = self.frontiers(bench for bench_id, bench in touched.items() if bench_id in moved)
+        self.new_frontiers(before, after, touched)
 
     def reject(self, reason: str, raw: object) -> None:
         dump = raw.model_dump() if isinstance(raw, ModelRecord | ScoreRecord) else raw
         self.result.rejected.append(RejectedRow.of(reason, dump))
 
+    # Looking names up ---------------------------------------------------------------------
+
+    def norm(self, name: str) -> str:
+        """``normalize_name``, computed once per distinct string of the batch."""
+        folded = self.names.get(name)
+        if folded is None:
+            folded = self.names[name] = normalize_name(name)
+        return folded
+
+    def preload(self, batch: SourceBatch) -> None:
+        """Look up every name the batch uses, a few thousand per query: aliases, Hugging Face
+        repo ids, the stored models they resolve to, and the slugs new models would take.
+
+        Only a cache: a name missed here (one a record's validation changes) is looked up on
+        its own when it is met.
+        """
+        pairs: dict[tuple[str, str | None], None] = {}
+        aliases: set[str] = set()
+        for m in batch.models:
+            pairs[(m.name, m.hf_repo or m.source_model_id)] = None
+            aliases.update(n for n in (m.hf_repo, m.source_model_id) if isinstance(n, str))
+        for s in batch.scores:
+            pairs[(s.model_name, s.raw_model_id)] = None
+        repos: set[str] = set()
+        for name, repo in pairs:
+            if isinstance(repo, str) and repo:
+                repos.add(repo)
+                aliases.add(repo)
+            if isinstance(name, str):
+                aliases.add(name)
+                if "/" in name:
+                    aliases.add(name.rsplit("/", 1)[1])
+        keys = {self.norm(name) for name in aliases}
+        self.fetch_repos(repos)
+        self.fetch_aliases(keys | {key[:256] for key in keys})
+        refs = {
+            pair: self.model_ref(*pair)
+            for pair in pairs
+            if isinstance(pair[0], str) and (pair[1] is None or isinstance(pair[1], str))
+        }
+        self.load_models(ref for ref in refs.values() if isinstance(ref, int))
+        # The slugs the models that no name resolves to would take (a score names a model
+        # by its name, so the slug comes from the name; a model record's from its repo id).
+        new = {name for (name, _repo), ref in refs.items() if ref is None}
+        new.update(
+            m.hf_repo or m.name
+            for m in batch.models
+            if refs.get((m.name, m.hf_repo or m.source_model_id), 0) is None
+        )
+        self.fetch_slugs({_slug_base(name) for name in new if isinstance(name, str)})
+
+    def among(self, column: Any, values: Iterable[Any], item_type: Any = String) -> Iterator[Any]:
+        """Conditions ``column IN (values)`` that together cover ``values``.
+
+        SQLite gets IN lists of a few thousand values (its limit is 32,766 parameters);
+        PostgreSQL gets one ``= ANY(array)`` with the values as a single parameter, because
+        thousands of separate parameters cost it ten times the lookups themselves.
+        """
+        items = list(values)
+        if not items:
+            return
+        if self.postgres:
+            yield column == any_(bindparam("among", items, type_=ARRAY(item_type)))
+            return
+        for chunk in _chunks(items):
+            yield column.in_(chunk)
+
+    def fetch_aliases(self, keys: Iterable[str]) -> None:
+        wanted = [key for key in keys if key not in self.aliases_checked]
+        self.aliases_checked.update(wanted)
+        for where in self.among(_ALIAS.alias, wanted):
+            for alias, model_id in self.conn.execute(
+                select(_ALIAS.alias, _ALIAS.model_id).where(where)
+            ):
+                self.aliases.setdefault(alias, model_id)
+
+    def fetch_repos(self, repos: Iterable[str]) -> None:
+        """Models by Hugging Face repo id, case-insensitively (``by_repo`` is by lower case).
+
+        The repo ids as written are looked up first (through the index); only those not
+        found are compared in lower case, which reads the whole table.
+        """
+        wanted = {repo.lower(): repo for repo in repos if repo.lower() not in self.repos_checked}
+        self.repos_checked.update(wanted)
+        found: dict[str, int] = {}
+        for where in self.among(_MODEL.hf_repo, wanted.values()):
+            query = select(_MODEL.id, _MODEL.hf_repo).where(where).order_by(_MODEL.id)
+            found.update((repo.lower(), model_id) for model_id, repo in self.conn.execute(query))
+        missing = [key for key in wanted if key not in found]
+        for where in self.among(func.lower(_MODEL.hf_repo), missing):
+            query = select(_MODEL.id, _MODEL.hf_repo).where(where).order_by(_MODEL.id)
+            found.update((repo.lower(), model_id) for model_id, repo in self.conn.execute(query))
+        for key, model_id in found.items():
+            if key in wanted:
+                self.by_repo.setdefault(key, model_id)
+
+    def fetch_slugs(self, slugs: Iterable[str]) -> None:
+        wanted = [slug for slug in dict.fromkeys(slugs) if slug not in self.slugs_checked]
+        self.slugs_checked.update(wanted)
+        for where in self.among(_MODEL.slug, wanted):
+            self.slugs.update(self.conn.scalars(select(_MODEL.slug).where(where)))
+
+    def load_models(self, ids: Iterable[int]) -> None:
+        """Read stored models as plain rows (the columns ingest compares and writes)."""
+        wanted = sorted(set(ids) - self.models.keys())
+        columns = [_MODEL.id, _MODEL.slug, _MODEL.name, _MODEL.facts_source_id, _MODEL.facts_url]
+        columns += [_MODEL[name] for name in MODEL_FIELDS]
+        for where in self.among(_MODEL.id, wanted, Integer):
+            for row in self.conn.execute(select(*columns).where(where)):
+                model_id, slug, name, facts_source_id, facts_url, *facts = row
+                self.models[model_id] = _Model(
+                    model_id,
+                    slug,
+                    name,
+                    dict(zip(MODEL_FIELDS, facts, strict=True)),
+                    facts_source_id,
+                    facts_url,
+                )
+
+    def alias(self, key: str) -> _Ref | None:
+        if key not in self.aliases_checked:
+            self.fetch_aliases((key,))
+        return self.aliases.get(key)
+
+    def repo(self, repo: str) -> _Ref | None:
+        key = repo.lower()
+        if key not in self.repos_checked:
+            self.fetch_repos((repo,))
+        return self.by_repo.get(key)
+
     # Models -------------------------------------------------------------------------------
 
-    def find_model(self, name: str, hf_repo: str | None = None) -> t.Model | None:
-        """The stored model a source's name (or Hugging Face repo id) means, if any."""
-        model_id = self.model_id(name, hf_repo)
-        if model_id is None:
-            return None
-        model = self.models.get(model_id)
-        if model is None:  # named by an alias this batch added: not preloaded
-            model = self.session.get(t.Model, model_id)
-            if model is not None:
-                self.models[model_id] = model
-        return model
-
-    def model_id(self, name: str, hf_repo: str | None = None) -> int | None:
-        """The id of the stored model a name (or Hugging Face repo id) means, if any."""
-        model_id = None
+    def model_ref(self, name: str, hf_repo: str | None = None) -> _Ref | None:
+        """The stored (or new) model a name or Hugging Face repo id means, if any."""
+        ref = None
         if hf_repo:
-            model_id = self.by_repo.get(hf_repo.lower()) or self.aliases.get(
-                normalize_name(hf_repo)
-            )
-        if model_id is None:
-            model_id = self.aliases.get(normalize_name(name))
-            if model_id is None and "/" in name:
-                model_id = self.aliases.get(normalize_name(name.rsplit("/", 1)[1]))
-        return model_id
+            ref = self.repo(hf_repo) or self.alias(self.norm(hf_repo))
+        if ref is None:
+            ref = self.alias(self.norm(name))
+            if ref is None and "/" in name:
+                ref = self.alias(self.norm(name.rsplit("/", 1)[1]))
+        return ref
+
+    def find_model(self, name: str, hf_repo: str | None = None) -> _Model | None:
+        """The model a source's name (or Hugging Face repo id) means, if any."""
+        ref = self.model_ref(name, hf_repo)
+        if ref is None or isinstance(ref, _Model):
+            return ref
+        if ref not in self.models:  # named by an alias this batch added: not preloaded
+            self.load_models((ref,))
+        return self.models.get(ref)
 
     def new_slug(self, name: str) -> str:
-        base = slugify(name.rsplit("/", 1)[-1] if "/" in name else name)
+        base = _slug_base(name)
+        if base not in self.slugs_checked:
+            self.fetch_slugs((base,))
+        if base in self.slugs and base not in self.slug_families:
+            # Taken: read its numbered variants (rare, so one query per such name).
+            pattern = base.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "-%"
+            query = select(_MODEL.slug).where(_MODEL.slug.like(pattern, escape="\\"))
+            self.slugs.update(self.conn.scalars(query))
+            self.slug_families.add(base)
         slug, n = base, 2
         while slug in self.slugs:
             slug, n = f"{base}-{n}", n + 1
         self.slugs.add(slug)
         return slug
 
-    def add_alias(self, name: str, model_id: int) -> None:
-        alias = normalize_name(name)[:256]
-        if alias and alias not in self.aliases:
-            self.session.add(t.ModelAlias(alias=alias, model_id=model_id))
-            self.aliases[alias] = model_id
+    def add_alias(self, name: str, model: _Model) -> None:
+        alias = self.norm(name)[:256]
+        if alias and self.alias(alias) is None:
+            self.aliases[alias] = model
+            self.new_aliases.append((alias, model))
 
-    def upsert_model(self, record: ModelRecord) -> t.Model:
+    def upsert_model(self, record: ModelRecord) -> _Model:
         """Match the record to a stored model (or create one) and fill in its facts."""
         model = self.find_model(record.name, record.hf_repo or record.source_model_id)
         values = {name: getattr(record, name) for name in MODEL_FIELDS}
         if model is None:
             model = self.create_model(record, values)
         elif self.update_model(model, values, record.url):
-            assert model.id is not None
-            self.updated.add(model.id)
-        assert model.id is not None
+            self.updated.add(model)
         for name in (record.name, record.hf_repo, record.source_model_id):
             if name:
-                self.add_alias(name, model.id)
-        if record.hf_repo:
-            self.by_repo.setdefault(record.hf_repo.lower(), model.id)
+                self.add_alias(name, model)
+        if record.hf_repo and self.repo(record.hf_repo) is None:
+            self.by_repo[record.hf_repo.lower()] = model
         return model
 
-    def create_model(self, record: ModelRecord, values: dict[str, Any]) -> t.Model:
-        model = t.Model(
-            slug=self.new_slug(record.hf_repo or record.name),
-            name=record.name[:200],
-            facts_source_id=self.source.id,
-            facts_url=record.url,
-            created_at=self.now,
-            updated_at=self.now,
-            **{k: v for k, v in values.items() if v is not None},
+    def create_model(self, record: ModelRecord, values: dict[str, Any]) -> _Model:
+        """A new model, inserted with the others by ``save_models``."""
+        model = _Model(
+            None,
+            self.new_slug(record.hf_repo or record.name),
+            record.name[:200],
+            dict(values),
+            self.source.id,
+            record.url,
         )
-        self.session.add(model)
-        self.session.flush()
-        assert model.id is not None
-        self.models[model.id] = model
-        self.claimed.update((model.id, name) for name, v in values.items() if v is not None)
+        self.new_models.append(model)
+        self.claimed.update((model, name) for name, v in values.items() if v is not None)
         self.result.counts["models_new"] += 1
         self.result.events.append(
             ChangeEvent(
@@ -446,32 +659,79 @@ class _Ingest:
         )
         return model
 
-    def update_model(self, model: t.Model, values: dict[str, Any], url: str | None) -> bool:
+    def update_model(self, model: _Model, values: dict[str, Any], url: str | None) -> bool:
         """Fill unknown facts; overwrite known ones only if this source is trusted more."""
-        assert model.id is not None
         owner_rank = self.trust_of(model.facts_source_id)
         owns = model.facts_source_id == self.source.id or self.source.trust_rank < owner_rank
         changed = wrote_params = False
         for name, value in values.items():
-            if value is None or (model.id, name) in self.claimed:
+            if value is None or (model, name) in self.claimed:
                 continue
-            self.claimed.add((model.id, name))
-            current = getattr(model, name)
+            self.claimed.add((model, name))
+            current = model.facts[name]
             if current is None or (owns and current != value):
-                setattr(model, name, value)
+                model.facts[name] = model.changes[name] = value
                 changed = True
                 wrote_params = wrote_params or name == "total_params_b"
         if changed:
             # The facts citation is what /fits and /model cite for the parameter count, so
             # it moves only with the parameter count (not with a licence or a date).
             if wrote_params and model.facts_source_id != self.source.id:
-                model.facts_source_id = self.source.id
-                model.facts_url = url or model.facts_url
-            model.updated_at = self.now
+                model.facts_source_id = model.changes["facts_source_id"] = self.source.id
+                model.facts_url = model.changes["facts_url"] = url or model.facts_url
+            model.changes["updated_at"] = self.now
         return changed
 
     def trust_of(self, source_id: int | None) -> int:
         return self.ranks.get(source_id, 1_000) if source_id is not None else 1_000
+
+    def save_models(self) -> None:
+        """Insert the new models and their aliases, and write the changed facts of stored
+        models: one ``executemany`` per table (per set of changed columns for updates)."""
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for model in self.models.values():  # stored models (new ones have no id yet)
+            if model.changes:
+                columns = tuple(sorted(model.changes))
+                groups.setdefault(columns, []).append(
+                    {"_id": model.id, **{f"_{k}": v for k, v in model.changes.items()}}
+                )
+        if self.new_models:
+            rows = [
+                {
+                    **model.facts,
+                    "slug": model.slug,
+                    "name": model.name,
+                    "facts_source_id": model.facts_source_id,
+                    "facts_url": model.facts_url,
+                    "training_cost_approximate": False,
+                    "created_at": self.now,
+                    "updated_at": self.now,
+                }
+                for model in self.new_models
+            ]
+            self.conn.execute(insert(t.Model.__table__), rows)  # type: ignore[attr-defined]
+            ids: dict[str, int] = {}
+            for where in self.among(_MODEL.slug, [model.slug for model in self.new_models]):
+                ids.update(self.conn.execute(select(_MODEL.slug, _MODEL.id).where(where)).all())
+            for model in self.new_models:
+                model.id = ids[model.slug]
+                self.models[model.id] = model
+        reopened: list[int] = []
+        for columns, params in groups.items():
+            statement = (
+                update(t.Model.__table__)  # type: ignore[attr-defined]
+                .where(_MODEL.id == bindparam("_id"))
+                .values({name: bindparam(f"_{name}") for name in columns})
+            )
+            self.conn.execute(statement, params)
+            if "open_weights" in columns:
+                reopened += [p["_id"] for p in params]
+        if reopened:
+            # A model that changed sides moves its headline scores to the other frontier.
+            headlines.mark_dirty(self.session, reopened)
+        if self.new_aliases:
+            rows = [{"alias": alias, "model_id": model.id} for alias, model in self.new_aliases]
+            self.conn.execute(insert(t.ModelAlias.__table__), rows)  # type: ignore[attr-defined]
 
     # Scores -------------------------------------------------------------------------------
 
@@ -481,7 +741,7 @@ class _Ingest:
         Raises:
             ValueError: The record's unit contradicts the benchmark's (percent vs other).
         """
-        key = normalize_name(record.benchmark)
+        key = self.norm(record.benchmark)
         bench = self.benchmarks.get(key)
         if bench is None:
             bench = t.Benchmark(
@@ -513,48 +773,57 @@ class _Ingest:
             )
         return _Planned(record, model, bench, (record.setting or "")[:64])
 
-    def plan_scores(self, scores: list[ScoreRecord]) -> dict[ScoreKey, _Planned]:
+    def plan_scores(self, scores: list[ScoreRecord]) -> list[_Planned]:
         """One claim per stored key: rows that name one model twice keep the best claim.
 
         A source may list one model under several names or runs (Epoch's ``_32K`` variants,
         a provider's mirror); the store keeps one score per model, benchmark, source and
         setting, so the others count as ``scores_merged`` instead of overwriting each other.
         """
-        planned: dict[ScoreKey, _Planned] = {}
+        planned: dict[tuple[_Model, int | None, str], _Planned] = {}
         for raw in scores:
             plan = self.resolve(raw)
             if plan is None:
                 continue
-            current = planned.get(plan.key)
+            key = (plan.model, plan.bench.id, plan.setting)  # new models have no id yet
+            current = planned.get(key)
             if current is not None:
                 self.result.counts["scores_merged"] += 1
                 if not plan.beats(current):
                     continue
-            planned[plan.key] = plan
-        return planned
+            planned[key] = plan
+        return list(planned.values())
 
-    def existing_scores(self) -> dict[ScoreKey, t.Score]:
-        """This source's stored scores by key (one query, not one per record)."""
-        query = select(t.Score).where(t.Score.source_id == self.source.id)
-        return {(s.model_id, s.benchmark_id, s.setting): s for s in self.session.exec(query)}
+    def existing_scores(self) -> dict[ScoreKey, tuple[Any, ...]]:
+        """This source's stored scores by key, as plain rows (one query, not one per record):
+        id, value, available on, approximate, url."""
+        query = select(
+            _SCORE.model_id,
+            _SCORE.benchmark_id,
+            _SCORE.setting,
+            _SCORE.id,
+            _SCORE.value,
+            _SCORE.available_on,
+            _SCORE.approximate,
+            _SCORE.url,
+        ).where(_SCORE.source_id == self.source.id)
+        return {(m, b, s): tuple(rest) for m, b, s, *rest in self.conn.execute(query)}
 
-    def available_on(self, plan: _Planned, row: t.Score | None, fetched_on: date) -> date:
+    def available_on(self, plan: _Planned, row: tuple[Any, ...] | None, fetched_on: date) -> date:
         """When the score became public: the source's date, else what the store already
         says, else the model's release, else the day it was first seen."""
         released = plan.model.released_on
-        available = plan.record.available_on or (row.available_on if row else None)
+        available = plan.record.available_on or (row[2] if row else None)
         available = available or released or fetched_on
         # No score is public before its model (LLM-Stats' date_recorded sometimes is).
         return max(available, released) if released else available
 
-    def diff(
-        self, planned: dict[ScoreKey, _Planned], fetched_on: date
-    ) -> list[tuple[_Planned, t.Score | None, date]]:
+    def diff(self, planned: list[_Planned], fetched_on: date) -> list[_Change]:
         """The planned scores that differ from the store, with their dates."""
-        existing = self.existing_scores()
-        changes = []
-        for key, plan in planned.items():
-            row = existing.get(key)
+        existing = self.existing_scores() if planned else {}
+        changes: list[_Change] = []
+        for plan in planned:
+            row = existing.get(plan.key)
             available = self.available_on(plan, row, fetched_on)
             if row is not None and _same(row, plan.record, available):
                 self.result.counts["scores_unchanged"] += 1
@@ -562,31 +831,39 @@ class _Ingest:
             changes.append((plan, row, available))
         return changes
 
-    def write(self, plan: _Planned, row: t.Score | None, available: date) -> None:
+    def write(self, plan: _Planned, row: tuple[Any, ...] | None, available: date) -> None:
+        """Queue one new or changed score (``save_scores`` writes them) and its event."""
         record, model = plan.record, plan.model
         if row is None:
-            self.session.add(
-                t.Score(
-                    model_id=model.id,  # type: ignore[arg-type]
-                    benchmark_id=plan.bench.id,  # type: ignore[arg-type]
-                    source_id=self.source.id,  # type: ignore[arg-type]
-                    setting=plan.setting,
-                    value=record.value,
-                    available_on=available,
-                    approximate=record.approximate,
-                    url=record.url,
-                    retrieved_at=self.now,
-                )
+            self.new_scores.append(
+                {
+                    "model_id": model.id,
+                    "benchmark_id": plan.bench.id,
+                    "source_id": self.source.id,
+                    "setting": plan.setting,
+                    "value": record.value,
+                    "available_on": available,
+                    "date_precision": "day",
+                    "approximate": record.approximate,
+                    "url": record.url,
+                    "retrieved_at": self.now,
+                }
             )
             self.result.counts["scores_new"] += 1
             kind, old = "new_score", None
         else:
-            old = row.value
-            row.value = record.value
-            row.available_on = available
-            row.approximate = record.approximate
-            row.url = record.url or row.url
-            row.retrieved_at = self.now
+            score_id, old, _on, _approximate, url = row
+            self.changed_scores.append(
+                {
+                    "_id": score_id,
+                    "_model_id": model.id,
+                    "_value": record.value,
+                    "_available_on": available,
+                    "_approximate": record.approximate,
+                    "_url": record.url or url,
+                    "_retrieved_at": self.now,
+                }
+            )
             self.result.counts["scores_changed"] += 1
             if old == record.value:
                 return  # a new date or provenance, not a new number: no event
@@ -603,6 +880,28 @@ class _Ingest:
                 open_weights=model.open_weights,
             )
         )
+
+    def save_scores(self) -> None:
+        """Write the queued scores: one ``executemany`` for the new, one for the changed."""
+        if self.new_scores:
+            self.conn.execute(insert(t.Score.__table__), self.new_scores)  # type: ignore[attr-defined]
+        if self.changed_scores:
+            statement = (
+                update(t.Score.__table__)  # type: ignore[attr-defined]
+                .where(_SCORE.id == bindparam("_id"))
+                .values(
+                    value=bindparam("_value"),
+                    available_on=bindparam("_available_on"),
+                    approximate=bindparam("_approximate"),
+                    url=bindparam("_url"),
+                    retrieved_at=bindparam("_retrieved_at"),
+                )
+            )
+            self.conn.execute(statement, self.changed_scores)
+        written = {row["model_id"] for row in self.new_scores}
+        written.update(row["_model_id"] for row in self.changed_scores)
+        if written:
+            headlines.mark_dirty(self.session, written)
 
     # Frontiers ----------------------------------------------------------------------------
 
@@ -646,14 +945,34 @@ class _Ingest:
                 )
 
 
+def _slug_base(name: str) -> str:
+    """The slug a new model named ``name`` (or its repo id) gets unless it is taken."""
+    return slugify(name.rsplit("/", 1)[-1] if "/" in name else name)
+
+
+def _could_lead(plan: _Planned, before: dict[int, dict[bool, f.Score]]) -> bool:
+    """Whether a written score could be its side's new best: it beats the best before.
+
+    The best before was read after this batch's model changes, and a score's rank among its
+    model's scores only rises when it is written (newest retrieval), so a side's best can
+    only improve through a written score that beats it.
+    """
+    side = plan.model.open_weights
+    if side is None or plan.bench.id is None:
+        return False  # openness unknown: on neither frontier
+    best = before.get(plan.bench.id, {}).get(bool(side))
+    return best is None or _better(plan.record.value, best.value, plan.bench.higher_is_better)
+
+
 def _better(value: float, than: float, higher_is_better: bool) -> bool:
     return value > than if higher_is_better else value < than
 
 
-def _same(row: t.Score, record: ScoreRecord, available: date) -> bool:
+def _same(row: tuple[Any, ...], record: ScoreRecord, available: date) -> bool:
+    _id, value, available_on, approximate, url = row
     return (
-        row.value == record.value
-        and row.available_on == available
-        and row.approximate == record.approximate
-        and (record.url is None or row.url == record.url)
+        value == record.value
+        and available_on == available
+        and approximate == record.approximate
+        and (record.url is None or url == record.url)
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -14,7 +15,6 @@ from sqlmodel import select
 from db import tables as t
 from db.engine import session_scope
 from db.queries import find_benchmark, headline_scores
-from jobs import ingest as ingest_module
 from jobs.ingest import IngestResult, ingest_batch
 from jobs.sources.base import ModelRecord, ScoreRecord, SourceBatch
 from jobs.sources.bundled import load_bundled
@@ -277,22 +277,24 @@ def test_model_without_parameter_count_keeps_the_known_count(engine: Engine):
         assert model.total_params_b == params
 
 
-def test_crash_half_way_leaves_the_store_as_it_was(engine: Engine, monkeypatch: pytest.MonkeyPatch):
+def test_crash_half_way_leaves_the_store_as_it_was(engine: Engine):
     epoch = next(b for b in load_bundled() if b.source == "epoch")
     before = store_counts(engine)
-    calls = {"n": 0}
-    real_write = ingest_module._Ingest.write
+    seen: list[str] = []
 
-    def write_then_crash(self: Any, *args: Any) -> None:
-        calls["n"] += 1
-        if calls["n"] == 100:
+    def crash_on_scores(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        # The new models and their aliases are written by now; the scores are next.
+        seen.append(statement)
+        if statement.lstrip().upper().startswith("INSERT INTO SCORE"):
             raise RuntimeError("disk on fire")
-        real_write(self, *args)
 
-    monkeypatch.setattr(ingest_module._Ingest, "write", write_then_crash)
-    with pytest.raises(RuntimeError, match="disk on fire"):
-        ingest(engine, epoch)
-    assert calls["n"] == 100
+    event.listen(engine, "before_cursor_execute", crash_on_scores)
+    try:
+        with pytest.raises(RuntimeError, match="disk on fire"):
+            ingest(engine, epoch)
+    finally:
+        event.remove(engine, "before_cursor_execute", crash_on_scores)
+    assert any(s.lstrip().upper().startswith("INSERT INTO MODEL") for s in seen)
     assert store_counts(engine) == before
     assert source_state(engine, "epoch") is None
 
@@ -321,3 +323,103 @@ def test_nul_characters_are_dropped_so_both_databases_store_the_row(engine: Engi
     result = ingest(engine, batch("epoch", rows, [open_model("Nul\x00 Model")]))
     assert result.rejected == [] and result.counts["scores_new"] == 1
     assert stored(engine, "nul-model", "gsm8k") == [("epoch", 33.0, "")]
+
+
+def new_models_batch(n: int, tag: str) -> SourceBatch:
+    """``n`` new open models with two scores each, from one source."""
+    models = [open_model(f"Bulk {tag} {i}", hf_repo=f"bulk-lab/{tag}-{i}") for i in range(n)]
+    rows = [
+        score(f"Bulk {tag} {i}", bench, 20.0 + i % 50, raw_model_id=f"bulk-lab/{tag}-{i}")
+        for i in range(n)
+        for bench in ("gsm8k", "humaneval")
+    ]
+    return batch("llm_stats", rows, models)
+
+
+def test_a_batch_of_new_models_takes_a_bounded_number_of_statements(engine: Engine):
+    # Models, aliases and scores are written in bulk: ten times the models, not ten times
+    # the statements (the count depends on the benchmarks touched, not on the rows).
+    counts = []
+    for n, tag in ((20, "small"), (200, "large")):
+        with statements(engine) as seen:
+            result = ingest(engine, new_models_batch(n, tag))
+        assert result.counts["models_new"] == n and result.counts["scores_new"] == 2 * n
+        counts.append(len(seen))
+        assert len(writes(seen)) <= 8, writes(seen)
+    small, large = counts
+    assert large <= small + 2, counts
+    assert large < 60, counts
+
+
+def test_reingest_after_changes_is_counted_and_written_right(engine: Engine):
+    first = ingest(engine, new_models_batch(30, "re"))
+    assert first.counts["scores_new"] == 60
+    changed = new_models_batch(30, "re")
+    scores = list(changed.scores)
+    scores[0] = score("Bulk re 0", "gsm8k", 77.5, raw_model_id="bulk-lab/re-0")  # new value
+    scores.append(score("Bulk re 1", "mmlu", 41.0, raw_model_id="bulk-lab/re-1"))  # new score
+    result = ingest(engine, batch("llm_stats", scores, changed.models))
+    c = result.counts
+    assert (c["models_new"], c["models_updated"]) == (0, 0)
+    assert (c["scores_new"], c["scores_changed"], c["scores_unchanged"]) == (1, 1, 59)
+    kinds = Counter(e.kind for e in result.events)
+    assert kinds == {"changed_score": 1, "new_score": 1}
+    changed_event = next(e for e in result.events if e.kind == "changed_score")
+    assert (changed_event.value, changed_event.old_value) == (77.5, 20.0)
+    assert stored(engine, "re-0", "gsm8k") == [("llm_stats", 77.5, "")]
+    assert stored(engine, "re-1", "mmlu") == [("llm_stats", 41.0, "")]
+    with statements(engine) as seen:
+        again = ingest(engine, batch("llm_stats", scores, changed.models))
+    assert again.counts["scores_unchanged"] == 61 and not again.wrote and again.events == []
+    assert writes(seen) == []
+
+
+def test_new_models_get_free_slugs_and_repo_ids_match_in_any_case(engine: Engine):
+    models = [open_model(f"Shared {lab}", hf_repo=f"{lab}/shared-name") for lab in "abc"]
+    result = ingest(engine, batch("huggingface", [], models))
+    assert result.counts["models_new"] == 3
+    assert sorted(e.model_slug for e in result.events) == [
+        "shared-name",
+        "shared-name-2",
+        "shared-name-3",
+    ]
+    rows = [score("whatever name", "gsm8k", 55.0, raw_model_id="B/Shared-Name")]
+    again = ingest(engine, batch("huggingface", rows, []))
+    assert again.counts["models_new"] == 0
+    with session_scope(engine) as session:
+        slug = session.exec(select(t.Model.slug).where(t.Model.hf_repo == "b/shared-name")).one()
+    assert stored(engine, slug, "gsm8k") == [("huggingface", 55.0, "")]
+
+
+def test_a_trusted_source_moving_a_model_to_the_open_side_moves_its_headline(engine: Engine):
+    closed = [ModelRecord(name="Side Switch", open_weights=False)]
+    ingest(engine, batch("llm_stats", [score("Side Switch", "mmlu", 71.0)], closed))
+    with session_scope(engine) as session:
+        bench = find_benchmark(session, "mmlu")
+        mine = [s for s in headline_scores(session, bench) if s.model_slug == "side-switch"]
+    assert [s.open_weights for s in mine] == [False]
+
+    opened = [ModelRecord(name="Side Switch", open_weights=True)]
+    result = ingest(engine, batch("epoch", [], opened))  # epoch is trusted more: it owns facts
+    assert result.counts["models_updated"] == 1
+    with session_scope(engine) as session:
+        bench = find_benchmark(session, "mmlu")
+        mine = [s for s in headline_scores(session, bench) if s.model_slug == "side-switch"]
+    assert [s.open_weights for s in mine] == [True]
+
+
+def test_rejected_records_write_nothing(engine: Engine):
+    before = store_counts(engine)
+    rows = [
+        ScoreRecord.model_construct(
+            model_name="Ghost Model", benchmark="gsm8k", value=-5.0, unit="%"
+        ),
+        ScoreRecord.model_construct(model_name="", benchmark="gsm8k", value=50.0, unit="%"),
+    ]
+    models = [ModelRecord.model_construct(name="Ghost Model", total_params_b=-1.0)]
+    with statements(engine) as seen:
+        result = ingest(engine, batch("epoch", rows, models))
+    assert len(result.rejected) == 3 and not result.wrote and result.events == []
+    assert store_counts(engine)["model"] == before["model"]
+    assert store_counts(engine)["score"] == before["score"]
+    assert [w for w in writes(seen) if "SOURCE" not in w] == []
