@@ -53,6 +53,8 @@ class Source(SQLModel, table=True):
     etag: str | None = None
     last_modified: str | None = None
     content_hash: str | None = Field(default=None, max_length=64)
+    # Digest of the records the last full ingest took (jobs.ingest.records_digest).
+    records_hash: str | None = Field(default=None, max_length=64)
 
 
 class Benchmark(SQLModel, table=True):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -98,6 +99,13 @@ def batch(
     )
 
 
+def forget_records(engine: Engine, key: str) -> None:
+    """Clear a source's records digest, so its next poll reads every record again."""
+    with session_scope(engine) as session:
+        row = session.exec(select(t.Source).where(t.Source.key == key)).one()
+        row.records_hash = None
+
+
 def ingest(engine: Engine, source_batch: SourceBatch) -> IngestResult:
     with session_scope(engine) as session:
         return ingest_batch(session, source_batch, at=NOW)
@@ -150,12 +158,23 @@ def test_full_epoch_sample_is_counted_honestly_and_reingest_writes_nothing(engin
 
     with statements(engine) as seen:
         again = ingest(engine, epoch)
+    # The same records as last time: recognised by their digest, nothing read or written.
+    assert again.same_records == len(epoch.models) + len(epoch.scores)
+    assert again.events == [] and not again.wrote
+    assert "same" in again.summary()
+    assert writes(seen) == []
+
+    # Without the digest, every record is read and compared with the store, to the same end.
+    forget_records(engine, "epoch")
+    with statements(engine) as seen:
+        again = ingest(engine, epoch)
+    assert again.same_records == 0
     assert again.events == []
     assert again.counts["scores_unchanged"] == c["scores_new"]
     assert not again.wrote
     assert store_counts(engine) == after
-    # Same data, same poll time, same content hash: not one row differs, so nothing is written.
-    assert writes(seen) == []
+    # Same data, same poll time, same content hash: only the digest is written back.
+    assert [w.split()[0] for w in writes(seen)] == ["UPDATE"]
 
 
 def test_duplicate_rows_keep_the_best_claim_whatever_the_order(engine: Engine):
@@ -262,6 +281,24 @@ def test_bad_rows_are_rejected_with_reasons_and_good_rows_kept(engine: Engine):
     assert stored(engine, "test-model-e", "humaneval") == []
     assert stored(engine, "test-model-e", "mmlu") == []
     assert "2 rejected" in result.summary()
+    # A batch with rejections is read in full again, so its rejections are reported again.
+    again = ingest(engine, batch("epoch", rows, [open_model("Test Model E")]))
+    assert again.same_records == 0 and "2 rejected" in again.summary()
+
+
+def test_new_bytes_with_the_same_records_read_nothing(engine: Engine):
+    rows = [score("Test Model F", "gsm8k", 50.0), score("Test Model F", "mmlu", 60.0)]
+    first = ingest(engine, batch("epoch", rows, [open_model("Test Model F")]))
+    assert first.counts["scores_new"] == 2
+    renamed = replace(batch("epoch", rows, [open_model("Test Model F")]), content_hash="f" * 64)
+    with statements(engine) as seen:
+        again = ingest(engine, renamed)
+    assert again.same_records == 3 and not again.wrote
+    assert not any("SCORE" in w or "MODEL" in w for w in seen)  # not even read
+    # One changed value makes a different digest: read in full, the change found.
+    rows[1] = score("Test Model F", "mmlu", 61.0)
+    changed = ingest(engine, batch("epoch", rows, [open_model("Test Model F")]))
+    assert changed.same_records == 0 and changed.counts["scores_changed"] == 1
 
 
 def test_model_without_parameter_count_keeps_the_known_count(engine: Engine):
@@ -368,10 +405,11 @@ def test_reingest_after_changes_is_counted_and_written_right(engine: Engine):
     assert (changed_event.value, changed_event.old_value) == (77.5, 20.0)
     assert stored(engine, "re-0", "gsm8k") == [("llm_stats", 77.5, "")]
     assert stored(engine, "re-1", "mmlu") == [("llm_stats", 41.0, "")]
+    forget_records(engine, "llm_stats")
     with statements(engine) as seen:
         again = ingest(engine, batch("llm_stats", scores, changed.models))
     assert again.counts["scores_unchanged"] == 61 and not again.wrote and again.events == []
-    assert writes(seen) == []
+    assert [w.split()[0] for w in writes(seen)] == ["UPDATE"]  # the digest, nothing else
 
 
 def test_new_models_get_free_slugs_and_repo_ids_match_in_any_case(engine: Engine):
