@@ -2,7 +2,9 @@
 
 The mapping names the columns (model, benchmark or a fixed benchmark, value, date, open
 weights) and the value scale (``1`` = fractions, ``100`` = percent). The scale is declared per
-source, never guessed per row. Parsing runs in a worker thread (pandas).
+source, never guessed per row. Parsing runs in a worker thread (pandas, imported on the first
+parse: with pyarrow it costs about 100 MB of memory that a bot with no tabular source should
+not pay).
 
 A URL is fetched through :class:`SourceClient`; a local path is read from disk (for user-supplied
 files and the bundled snapshots).
@@ -19,8 +21,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
-
-import pandas as pd
 
 from jobs.sources.base import (
     ModelRecord,
@@ -44,6 +44,8 @@ from jobs.sources.base import (
 from jobs.sources.http import decode_json
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from jobs.sources.http import SourceClient
 
 log = logging.getLogger(__name__)
@@ -110,6 +112,8 @@ def read_table(data: bytes, fmt: Format) -> pd.DataFrame:
     Raises:
         SourceFormatError: The bytes are not a table of that format.
     """
+    import pandas as pd
+
     try:
         if fmt == "csv":
             return pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
@@ -216,6 +220,10 @@ def _cell(value: Any) -> Any:
     """pandas missing values (NaN, NA, NaT) → None; numpy scalars → Python."""
     if value is None:
         return None
+    if isinstance(value, str):
+        return value  # what CSV cells are (dtype=str): never missing
+    import pandas as pd  # already imported by read_table: a dictionary lookup
+
     try:
         if pd.isna(value):
             return None
