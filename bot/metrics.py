@@ -111,6 +111,9 @@ class Metrics:
                 self.ingest_rows.labels(outcome.source, kind).inc(result.counts[kind])
         if result.rejected:
             self.ingest_rows.labels(outcome.source, "rejected").inc(len(result.rejected))
+        if result.same_records:
+            # New bytes, the same records as the last poll: recognised by their digest.
+            self.ingest_rows.labels(outcome.source, "records_same").inc(result.same_records)
 
     def alert_created(self, kind: str, count: int = 1) -> None:
         """Count alerts written to the outbox."""

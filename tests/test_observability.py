@@ -68,6 +68,9 @@ def test_poll_outcomes_and_ingest_rows_are_counted() -> None:
     assert value(metrics, "gapwatch_ingest_rows_total", source="epoch", kind="scores_new") == 12
     assert value(metrics, "gapwatch_ingest_rows_total", source="epoch", kind="models_new") == 2
     assert metrics.last_poll == NOW
+    same = IngestResult("epoch", same_records=300)
+    metrics.observe_poll(PollOutcome("epoch", True, same))
+    assert value(metrics, "gapwatch_ingest_rows_total", source="epoch", kind="records_same") == 300
 
 
 def test_every_documented_metric_is_exported() -> None:
