@@ -11,8 +11,14 @@ and adds what httpx does not do (see docs/notes on httpx robustness):
 - for JSON endpoints, a check that the body is JSON and not an HTML error page.
 
 httpx errors never escape: they become :class:`SourceUnavailableError` or
-:class:`SourceFormatError` with a safe message. Redirects are followed (sources such as
-``raw.githubusercontent.com`` and ``epoch.ai`` redirect) but only to http(s) URLs, at most 5.
+:class:`SourceFormatError` with a safe message.
+
+Redirects are followed here, not by httpx, at most :data:`MAX_REDIRECTS` hops, and only to the
+host of the URL asked for or to a host on the source's allow-list (``redirect_hosts``); never
+from https to http. A redirect anywhere else is refused with a :class:`SourceUnavailableError`
+naming the host, so a compromised or misconfigured endpoint cannot point a poll at an internal
+address (SSRF) or at a look-alike host. On a hop to another (allowed) host the caller's own
+headers (API keys) are dropped.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import json
 import logging
 import random
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -41,6 +47,27 @@ DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 """Default response size cap (decoded bytes). Epoch's zip is a few MB; 50 MB is generous."""
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+
+MAX_REDIRECTS = 5
+"""Most redirect hops one GET follows."""
+
+DEFAULT_REDIRECT_HOSTS: Mapping[str, tuple[str, ...]] = {
+    # Each source's own organisation's hosts (a leading dot: the domain and its subdomains),
+    # where its downloads are known or likely to be served from (Hugging Face serves files
+    # from cdn-lfs.huggingface.co and *.hf.co; GitHub from *.githubusercontent.com). Nothing
+    # outside the organisation: a redirect there is refused and shown in /sources.
+    "epoch": (".epoch.ai",),
+    "huggingface": (".huggingface.co", ".hf.co"),
+    "open_llm_leaderboard": (".huggingface.co", ".hf.co"),
+    "evalplus": (".github.io",),
+    "lmarena": (".githubusercontent.com", ".lmarena.ai"),
+    "llm_stats": (".github.com", ".githubusercontent.com"),
+    "models_dev": (".models.dev",),
+    "openrouter": (".openrouter.ai",),
+    "artificial_analysis": (".artificialanalysis.ai",),
+}
+"""Hosts each source's redirects may go to besides the asked host (``SourceClient`` adds
+its ``redirect_hosts`` argument to these)."""
 
 Expect = Literal["json", "text", "bytes"]
 Params = Mapping[str, Any] | Sequence[tuple[str, Any]] | None
@@ -205,6 +232,44 @@ def _safe_url(url: str | httpx.URL) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
 
+def _host_allowed(host: str, allowed: Collection[str]) -> bool:
+    """``host`` is in ``allowed``; an entry starting with a dot (``.hf.co``) allows its
+    subdomains."""
+    host = host.lower().rstrip(".")
+    for entry in allowed:
+        entry = entry.lower().rstrip(".")
+        if host == entry.lstrip(".") or (entry.startswith(".") and host.endswith(entry)):
+            return True
+    return False
+
+
+def check_redirect(
+    origin: httpx.URL, target: httpx.URL, allowed: Collection[str], *, source: str | None
+) -> None:
+    """Refuse a redirect from ``origin`` (the URL first asked for) to ``target``.
+
+    Allowed: http(s) targets on the origin's host or on a host in ``allowed``; never a
+    downgrade from https to http.
+
+    Raises:
+        SourceUnavailableError: With a message naming the refused host.
+    """
+    if target.scheme not in ("http", "https"):
+        raise SourceUnavailableError(
+            f"redirect to a {target.scheme or 'relative'}: URL refused", source=source
+        )
+    if origin.scheme == "https" and target.scheme == "http":
+        raise SourceUnavailableError(
+            f"redirect from https to plain http ({target.host}) refused", source=source
+        )
+    if target.host != origin.host and not _host_allowed(target.host, allowed):
+        raise SourceUnavailableError(
+            f"redirect from {origin.host} to {target.host} refused: not the source's host or "
+            "an allowed redirect host",
+            source=source,
+        )
+
+
 class SourceClient:
     """One long-lived HTTP client for all sources (build it once, in the entry point).
 
@@ -218,6 +283,8 @@ class SourceClient:
         rand: Source of jitter in [0, 1), injectable for deterministic tests.
         user_agent: ``User-Agent`` header.
         transport: Optional httpx transport (tests, proxies).
+        redirect_hosts: Per source key, further hosts its redirects may go to (a leading dot
+            allows subdomains); by default a source may redirect only within its own host.
     """
 
     def __init__(
@@ -232,8 +299,13 @@ class SourceClient:
         rand: Callable[[], float] = random.random,
         user_agent: str = USER_AGENT,
         transport: httpx.AsyncBaseTransport | None = None,
+        redirect_hosts: Mapping[str, Iterable[str]] | None = None,
     ) -> None:
         self.retry = retry or RetryPolicy()
+        self.redirect_hosts = {
+            key: tuple(hosts)
+            for key, hosts in {**DEFAULT_REDIRECT_HOSTS, **(redirect_hosts or {})}.items()
+        }
         self.max_bytes = max_bytes
         self.total_timeout = total_timeout
         self._sleep = sleep
@@ -242,8 +314,7 @@ class SourceClient:
             timeout=timeout or httpx.Timeout(30.0, connect=10.0),
             limits=limits or httpx.Limits(max_connections=10, max_keepalive_connections=5),
             headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"},
-            follow_redirects=True,
-            max_redirects=5,
+            follow_redirects=False,  # followed in _attempt, host by host (see the module doc)
             transport=transport,
         )
 
@@ -268,6 +339,7 @@ class SourceClient:
         last_modified: str | None = None,
         expect: Expect = "bytes",
         max_bytes: int | None = None,
+        redirect_hosts: Iterable[str] = (),
     ) -> FetchResult:
         """GET ``url`` with retries, a size cap and optional conditional headers.
 
@@ -280,12 +352,15 @@ class SourceClient:
             last_modified: Send ``If-Modified-Since`` with this value.
             expect: ``"json"`` rejects an HTML page or a non-JSON body right here.
             max_bytes: Size cap for this request (defaults to the client's).
+            redirect_hosts: Hosts a redirect may go to besides ``url``'s own host, in addition
+                to the client's ``redirect_hosts`` for ``source``.
 
         Returns:
             The result; ``not_modified`` is true on 304 (and ``content`` is empty).
 
         Raises:
-            SourceUnavailableError: Network failure, timeouts, 4xx, or 5xx/429 after all retries.
+            SourceUnavailableError: Network failure, timeouts, 4xx, 5xx/429 after all retries,
+                a refused redirect or more than :data:`MAX_REDIRECTS` of them.
             SourceTooLargeError: Body larger than the cap.
             SourceFormatError: ``expect="json"`` and the body is HTML or not JSON.
         """
@@ -298,11 +373,15 @@ class SourceClient:
             request_headers.setdefault("Accept", "application/json")
         cap = max_bytes or self.max_bytes
         shown = _safe_url(url)
+        allowed = (*self.redirect_hosts.get(source or "", ()), *redirect_hosts)
+        own_headers = frozenset(name.lower() for name in headers or {})
         last: _Retry | None = None
         for attempt in range(1, self.retry.attempts + 1):
             try:
                 async with asyncio.timeout(self.total_timeout):
-                    result = await self._attempt(url, params, request_headers, cap, source)
+                    result = await self._attempt(
+                        url, params, request_headers, cap, source, allowed, own_headers
+                    )
             except _Retry as exc:
                 last = exc
             except TimeoutError:
@@ -351,46 +430,33 @@ class SourceClient:
         headers: dict[str, str],
         cap: int,
         source: str | None,
+        allowed: Collection[str] = (),
+        own_headers: Collection[str] = (),
     ) -> FetchResult:
         try:
-            async with self._client.stream("GET", url, params=params, headers=headers) as response:
-                status = response.status_code
-                if status == 304:
-                    return FetchResult(str(response.url), status, b"", response.headers, True)
-                if status in RETRYABLE_STATUS:
-                    raise _Retry(
-                        f"HTTP {status}",
-                        status=status,
-                        retry_after=parse_retry_after(response.headers.get("retry-after")),
-                    )
-                if status >= 400:
-                    raise SourceUnavailableError(
-                        f"HTTP {status} from {_safe_url(response.url)}",
-                        source=source,
-                        status=status,
-                    )
-                declared = response.headers.get("content-length")
-                if declared and declared.isdigit() and int(declared) > cap:
-                    raise SourceTooLargeError(
-                        f"response of {int(declared)} bytes exceeds the {cap} byte cap",
-                        source=source,
-                    )
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > cap:
-                        raise SourceTooLargeError(
-                            f"response exceeds the {cap} byte cap", source=source
-                        )
-                    chunks.append(chunk)
-                return FetchResult(str(response.url), status, b"".join(chunks), response.headers)
+            request = self._client.build_request("GET", url, params=params, headers=headers)
+            origin = request.url
+            for _hop in range(MAX_REDIRECTS + 1):
+                response = await self._client.send(request, stream=True)
+                try:
+                    redirect = response.next_request  # set by httpx for a 3xx with Location
+                    if redirect is None:
+                        return await self._read(response, cap, source)
+                finally:
+                    await response.aclose()
+                check_redirect(origin, redirect.url, allowed, source=source)
+                if redirect.url.host != request.url.host:
+                    for name in own_headers:  # API keys stay with the host they were meant for
+                        redirect.headers.pop(name, None)
+                log.debug("%s: redirected to %s", source or "http", _safe_url(redirect.url))
+                request = redirect
+            raise SourceUnavailableError(
+                f"more than {MAX_REDIRECTS} redirects from {_safe_url(origin)}", source=source
+            )
         except httpx.TimeoutException as exc:
             raise _Retry(f"timeout ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:  # connect errors, resets, protocol errors
             raise _Retry(f"network error ({type(exc).__name__})") from exc
-        except httpx.TooManyRedirects as exc:
-            raise SourceUnavailableError("too many redirects", source=source) from exc
         except httpx.DecodingError as exc:
             raise SourceFormatError("response body could not be decoded", source=source) from exc
         except httpx.InvalidURL as exc:
@@ -399,3 +465,35 @@ class SourceClient:
             raise SourceUnavailableError(
                 f"HTTP error ({type(exc).__name__})", source=source
             ) from exc
+
+    async def _read(self, response: httpx.Response, cap: int, source: str | None) -> FetchResult:
+        """A final (non-redirect) response as a result, or the error its status means."""
+        status = response.status_code
+        if status == 304:
+            return FetchResult(str(response.url), status, b"", response.headers, True)
+        if status in RETRYABLE_STATUS:
+            raise _Retry(
+                f"HTTP {status}",
+                status=status,
+                retry_after=parse_retry_after(response.headers.get("retry-after")),
+            )
+        if status >= 400:
+            raise SourceUnavailableError(
+                f"HTTP {status} from {_safe_url(response.url)}",
+                source=source,
+                status=status,
+            )
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > cap:
+            raise SourceTooLargeError(
+                f"response of {int(declared)} bytes exceeds the {cap} byte cap",
+                source=source,
+            )
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > cap:
+                raise SourceTooLargeError(f"response exceeds the {cap} byte cap", source=source)
+            chunks.append(chunk)
+        return FetchResult(str(response.url), status, b"".join(chunks), response.headers)
