@@ -1,4 +1,26 @@
-"""The engine and sessions: a SQLite file by default, PostgreSQL (psycopg 3) in production."""
+"""The engine and sessions: a SQLite file by default, PostgreSQL (psycopg 3) in production.
+
+**SQLite transactions.** pysqlite's own transaction handling is switched off
+(``isolation_level = None``, SQLAlchemy's documented recipe) and gapwatch emits ``BEGIN``
+itself, so that every write transaction starts with ``BEGIN IMMEDIATE``: it takes the write
+lock (waiting up to the busy timeout) before it reads anything, instead of upgrading a read
+snapshot to a write later, which in WAL mode fails at once with ``SQLITE_BUSY`` ("database is
+locked", no busy wait) when another connection wrote in between. Two modes:
+
+* default (:func:`session_scope`): statements before the first write run outside a
+  transaction, so a read-only unit (a command's answer, autocomplete) never takes a lock and
+  never waits for a poll's long write transaction (WAL: readers and the writer run side by
+  side). The first ``INSERT``/``UPDATE``/``DELETE``/``REPLACE``/``SAVEPOINT`` opens the
+  transaction with ``BEGIN IMMEDIATE``.
+* ``session_scope(engine, immediate=True)``: ``BEGIN IMMEDIATE`` before the first statement,
+  for a read-modify-write unit whose reads must not go stale before its writes (another
+  writer waits until it commits).
+
+Taking the write lock for *every* session (``BEGIN IMMEDIATE`` always) would be simpler, but
+under WAL it would serialise readers behind each other and behind a poll's ingest, which runs
+tens of seconds on a big store (docs/performance.md); past the busy timeout a reader would
+get "database is locked". PostgreSQL needs none of this (MVCC, row locks).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlmodel import Session
@@ -18,6 +40,24 @@ log = logging.getLogger(__name__)
 # How long SQLite waits for a writer's lock before giving up (ms): long enough for a poll's
 # transaction, short enough that a command answers with an error rather than hanging.
 SQLITE_BUSY_TIMEOUT_MS = 5000
+
+SQLITE_PRAGMAS = (
+    # First, so that the statements below (journal_mode too) wait for a lock instead of failing.
+    f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+    # WAL lets readers (commands) proceed while a poll writes; persistent once set.
+    "PRAGMA journal_mode=WAL",
+    # Off by default in SQLite.
+    "PRAGMA foreign_keys=ON",
+    # Safe with WAL (no corruption; may lose the last commit on power loss, which a re-poll
+    # restores).
+    "PRAGMA synchronous=NORMAL",
+)
+"""Run in this order on every new SQLite connection."""
+
+_BEGIN_OPTION = "gapwatch_sqlite_begin"
+"""Connection execution option: ``"immediate"`` makes the ``begin`` event emit BEGIN IMMEDIATE."""
+
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "SAVEPOINT")
 
 
 class DatabaseURLError(ValueError):
@@ -76,7 +116,9 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
         engine = create_engine(
             parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
         )
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "before_cursor_execute", _sqlite_before_execute)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 5)
@@ -84,23 +126,48 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     return create_engine(parsed, **kwargs)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets readers (commands) proceed while a poll writes; foreign keys are off by default
-    # in SQLite; synchronous=NORMAL is safe with WAL (no corruption, may lose the last commit
-    # on power loss, which a re-poll restores).
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # We emit BEGIN ourselves (the begin and before_cursor_execute events below).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    for pragma in SQLITE_PRAGMAS:
+        cursor.execute(pragma)
     cursor.close()
 
 
+def _sqlite_begin(conn: Connection) -> None:
+    if conn.get_execution_options().get(_BEGIN_OPTION) == "immediate":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # Otherwise the transaction opens at its first write (_sqlite_before_execute).
+
+
+def _sqlite_before_execute(conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+    dbapi_connection = conn.connection.driver_connection
+    if (
+        dbapi_connection is not None
+        and not dbapi_connection.in_transaction
+        and conn.in_transaction()
+        and conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT"
+        and statement.lstrip().upper().startswith(_WRITES)
+    ):
+        dbapi_connection.execute("BEGIN IMMEDIATE")
+
+
 @contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """A unit of work: commits on success, rolls back on any error. The only transaction owner."""
+def session_scope(engine: Engine, *, immediate: bool = False) -> Iterator[Session]:
+    """A unit of work: commits on success, rolls back on any error. The only transaction owner.
+
+    Args:
+        engine: The store.
+        immediate: On SQLite, take the write lock before the first statement (``BEGIN
+            IMMEDIATE``), for a unit that reads and then writes based on what it read. By
+            default the lock is taken at the first write, so read-only units never wait
+            (see the module doc). No effect on PostgreSQL.
+    """
     with Session(engine, expire_on_commit=False) as session:
         try:
+            if immediate and engine.dialect.name == "sqlite":
+                session.connection(execution_options={_BEGIN_OPTION: "immediate"})
             yield session
             session.commit()
         except BaseException:
