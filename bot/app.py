@@ -23,7 +23,7 @@ from db.store import open_store
 from jobs.alerts import AlertRules, AlertService, run_resolution, run_source_check
 from jobs.delivery import ConsoleSender, Dispatcher, Sender
 from jobs.ingest import IngestResult
-from jobs.leader import Leadership, identity, leadership, startup_lock
+from jobs.leader import Leadership, identity, instance_lock, leadership, startup_lock
 from jobs.polling import Poller, ingest_bundled
 from jobs.scheduler import build_scheduler, set_leading
 from jobs.sources import SourcesConfig, build_sources
@@ -168,10 +168,22 @@ def _poll_job(poller: Poller, engine: Engine) -> Callable[[], Awaitable[None]]:
 async def runtime(settings: Settings, *, console: TextIO | None = None) -> AsyncIterator[Runtime]:
     """Open everything in order and close it in reverse, whatever happens in between.
 
+    On SQLite the process first takes the database's instance lock (one process per file).
+
     Args:
         settings: The configuration.
         console: Where console mode (no token) prints alerts; stdout by default.
+
+    Raises:
+        jobs.leader.InstanceLockedError: Another process runs on this SQLite database.
     """
+    with instance_lock(settings.db_url):
+        async with _runtime(settings, console=console) as rt:
+            yield rt
+
+
+@asynccontextmanager
+async def _runtime(settings: Settings, *, console: TextIO | None) -> AsyncIterator[Runtime]:
     engine = await asyncio.to_thread(open_data, settings)
     client = SourceClient()
     poller = None

@@ -3,12 +3,26 @@
 Commands live in ``bot/cogs`` (one cog per slash group); they parse, call one ``Answers``
 method in a worker thread, render an embed (and a chart) and reply once. Command registration
 is explicit (``gapwatch sync``), never on start.
+
+One gateway connection per shard: :func:`serve` connects only while this process holds the
+gateway lock of its shards (:class:`jobs.leader.GatewayLock`); a second process with the same
+token and shards stands by, delivering alerts over REST, and connects when the lock frees.
+
+Crash loops: Discord resets a bot's token after 1,000 IDENTIFYs in 24 hours, and Docker's
+restart policy does not back off for a process that crashes after running 10 s or more. So
+:func:`serve` records each gateway start in ``<data_dir>/gateway-starts.json`` and waits
+before connecting when there were many recently (:func:`gateway_start_delay`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
+import os
 import time
+from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -24,6 +38,7 @@ from frontier.errors import InputError
 from jobs.alerts import AlertService
 
 if TYPE_CHECKING:
+    from jobs.leader import GatewayLock, HeldGatewayLock
     from jobs.polling import Poller
 
 log = logging.getLogger(__name__)
@@ -197,9 +212,105 @@ def build_bot(
     )
 
 
-async def serve(runtime: Any) -> None:
-    """Run the bot until it is closed (the token comes from the runtime's settings)."""
+GATEWAY_STARTS_FILE = "gateway-starts.json"
+FREE_STARTS_PER_HOUR = 3
+"""Gateway starts in an hour that wait for nothing (a deploy, a restart or two)."""
+FIRST_START_DELAY = 10.0
+MAX_START_DELAY = 900.0
+DAILY_START_CAP = 500
+"""At most this many gateway starts in 24 hours (half of Discord's IDENTIFY budget)."""
+
+
+def gateway_start_delay(starts: Sequence[float], now: float) -> float:
+    """Seconds to wait before the next gateway start, given the earlier ones (epoch seconds).
+
+    The first :data:`FREE_STARTS_PER_HOUR` starts in an hour go at once; each further one waits
+    twice as long as the one before (10 s, 20 s, 40 s … at most 15 min), and never more than
+    :data:`DAILY_START_CAP` in 24 hours. A process crashing right after connecting therefore
+    IDENTIFYs about 200 times a day instead of thousands (tests/test_single_gateway.py).
+    """
+    last_hour = sum(1 for start in starts if 0 <= now - start < 3600)
+    delay = 0.0
+    if last_hour >= FREE_STARTS_PER_HOUR:
+        extra = min(last_hour - FREE_STARTS_PER_HOUR, 16)
+        delay = min(MAX_START_DELAY, FIRST_START_DELAY * 2**extra)
+    last_day = sorted(start for start in starts if 0 <= now - start < 86400)
+    if len(last_day) >= DAILY_START_CAP:
+        delay = max(delay, last_day[len(last_day) - DAILY_START_CAP] + 86400 - now)
+    return delay
+
+
+class GatewayStarts:
+    """The times of this data folder's recent gateway starts, in a small JSON file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def read(self) -> list[float]:
+        """The recorded starts (none if the file is missing or unreadable)."""
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return []
+        if not isinstance(data, list):
+            return []
+        return [float(x) for x in data if isinstance(x, int | float)]
+
+    def record(self, now: float) -> None:
+        """Add a start at ``now`` and forget those older than a day (best effort)."""
+        starts = [s for s in self.read() if 0 <= now - s < 86400] + [now]
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}")
+            temporary.write_text(json.dumps(starts[-DAILY_START_CAP:]), encoding="utf-8")
+            temporary.replace(self.path)
+        except OSError as exc:
+            log.warning("gateway: cannot record the start in %s: %s", self.path, exc)
+
+
+async def _pace_gateway_start(starts: GatewayStarts) -> None:
+    """Wait as :func:`gateway_start_delay` says, then record this start."""
+    delay = gateway_start_delay(await asyncio.to_thread(starts.read), time.time())
+    if delay > 0:
+        log.warning(
+            "gateway: connected many times recently (a crash loop?); waiting %.0f s before "
+            "connecting, since Discord resets the token after 1,000 IDENTIFYs a day "
+            "(alerts are still delivered meanwhile)",
+            delay,
+        )
+        await asyncio.sleep(delay)
+    await asyncio.to_thread(starts.record, time.time())
+
+
+class GatewayLockLost(RuntimeError):
+    """The gateway lock was lost while connected (its database connection ended): the bot has
+    disconnected, so that two processes never run the same shard; the process should exit and
+    be restarted (it then connects again or stands by)."""
+
+
+def gateway_shards(shard_count: int | None, shard_ids: Sequence[int] | None) -> list[int]:
+    """The shards this process connects: ``[0]`` unsharded, else ``shard_ids`` (all by
+    default)."""
+    if shard_count is None:
+        return [0]
+    return sorted(shard_ids) if shard_ids is not None else list(range(shard_count))
+
+
+async def serve(runtime: Any, *, takeover_grace: float | None = None) -> None:
+    """Run the bot until it is closed (the token comes from the runtime's settings).
+
+    The bot logs in (REST: alerts are delivered from then on), takes the gateway lock of its
+    shards and connects. If another process holds it, this one stands by (logged once, at
+    WARNING) until the lock frees, waits ``takeover_grace`` seconds (default: the lock's
+    retry interval plus its check timeout, the longest a previous owner that lost its
+    database connection may stay connected) and connects. Before connecting it waits if it
+    has connected many times recently (:func:`gateway_start_delay`).
+
+    Raises:
+        GatewayLockLost: The lock was lost while connected; the bot is closed.
+    """
     from bot.discord_endpoint import configure_discord_endpoint
+    from jobs.leader import gateway_lock
 
     settings = runtime.settings
     configure_discord_endpoint(settings.discord_api_base, settings.discord_gateway_url)
@@ -216,8 +327,56 @@ async def serve(runtime: Any) -> None:
 
         runtime.use_sender(DiscordSender(bot))  # alerts go out through this bot from now on
     token = settings.discord_token.get_secret_value()
-    async with bot:
-        await bot.start(token)
+    shards = gateway_shards(settings.shard_count, settings.shard_ids)
+    lock = gateway_lock(settings.db_url, token, shards)
+    try:
+        async with bot:
+            await bot.login(token)
+            await lock.start()
+            if not lock.is_leader:
+                log.warning(
+                    "gateway: another process runs shard(s) %s of this bot; standing by "
+                    "(delivering alerts, not connected) until it stops",
+                    shards,
+                )
+                await lock.acquired.wait()
+                grace = (
+                    takeover_grace
+                    if takeover_grace is not None
+                    else getattr(lock, "retry_every", 0.0) + getattr(lock, "check_timeout", 0.0)
+                )
+                await asyncio.sleep(grace)
+            await _pace_gateway_start(GatewayStarts(Path(settings.data_dir) / GATEWAY_STARTS_FILE))
+            await _connect_while_held(bot, lock, shards)
+    finally:
+        await lock.stop()
+
+
+async def _connect_while_held(
+    bot: GapwatchBot, lock: GatewayLock | HeldGatewayLock, shards: list[int]
+) -> None:
+    """Connect the gateway until the bot closes, or disconnect when the lock is lost."""
+    if not lock.is_leader:  # lost during the grace period
+        raise GatewayLockLost(f"gateway lock of shard(s) {shards} lost before connecting")
+    log.info("gateway: connecting shard(s) %s", shards)
+    gateway = asyncio.create_task(bot.connect(), name="gapwatch-gateway")
+    lost = asyncio.create_task(lock.lost.wait(), name="gapwatch-gateway-lock")
+    try:
+        done, _pending = await asyncio.wait({gateway, lost}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        lost.cancel()
+        if not gateway.done():
+            gateway.cancel()
+    if gateway in done:
+        await gateway  # re-raises the gateway's error, if any
+        return
+    log.error(
+        "gateway: lost the gateway lock of shard(s) %s (database connection lost); "
+        "disconnecting so that no other process runs them twice",
+        shards,
+    )
+    await asyncio.gather(gateway, return_exceptions=True)
+    raise GatewayLockLost(f"gateway lock of shard(s) {shards} lost while connected")
 
 
 async def sync_commands(answers: Answers, token: str, guild_id: int | None) -> list[str]:

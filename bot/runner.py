@@ -9,8 +9,15 @@ import signal
 from bot.app import runtime
 from bot.console import Console, run_console
 from bot.settings import Settings
+from jobs.leader import InstanceLockedError
 
 log = logging.getLogger(__name__)
+
+EXIT_INSTANCE_LOCKED = 4
+"""Another process already runs on this SQLite database (its lock file is held)."""
+
+EXIT_GATEWAY_LOCK_LOST = 5
+"""The gateway lock was lost while connected; the restart policy starts the process again."""
 
 
 async def run(settings: Settings) -> int:
@@ -19,6 +26,9 @@ async def run(settings: Settings) -> int:
     SIGTERM (``docker stop``) cancels the serving task, so the runtime closes in order: the
     scheduler stops, the bot disconnects, the HTTP client and the engine close. A delivery in
     flight is left 'sending' and reclaimed after its lease; its nonce makes the resend safe.
+
+    Returns:
+        The exit code: 0, :data:`EXIT_INSTANCE_LOCKED` or :data:`EXIT_GATEWAY_LOCK_LOST`.
     """
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
@@ -29,6 +39,9 @@ async def run(settings: Settings) -> int:
     except asyncio.CancelledError:
         log.info("stopped by SIGTERM")
         return 0
+    except InstanceLockedError as exc:
+        log.error("not starting: %s", exc)
+        return EXIT_INSTANCE_LOCKED
     finally:
         loop.remove_signal_handler(signal.SIGTERM)
 
@@ -39,7 +52,11 @@ async def _serve(settings: Settings) -> int:
             log.info("no DISCORD_TOKEN: running the terminal console")
             await run_console(Console(rt.answers))
             return 0
-        from bot.discord_bot import serve
+        from bot.discord_bot import GatewayLockLost, serve
 
-        await serve(rt)
+        try:
+            await serve(rt)
+        except GatewayLockLost as exc:
+            log.error("stopping: %s", exc)
+            return EXIT_GATEWAY_LOCK_LOST
         return 0

@@ -29,17 +29,28 @@ unless a process stalls for longer than that (a frozen VM); the leader-only jobs
 Behind PgBouncer use session pooling for this connection (transaction pooling breaks
 session-level advisory locks).
 
-On SQLite there is one process, so it always leads (:class:`SoleLeader`).
+On SQLite there is one process, so it always leads (:class:`SoleLeader`); :func:`instance_lock`
+makes that true (an OS file lock next to the database file refuses a second process).
+
+**Gateway lock.** Two processes connecting the same bot token's same shard to Discord's gateway
+both receive every interaction of that shard and both answer it: one of the two replies fails
+(40060 "already acknowledged"), and every event is handled twice. :class:`GatewayLock` holds one
+advisory lock per (token, shard) (:func:`gateway_lock_keys`), all of a process's shards or
+none, on a dedicated connection, with the same checks as the leader lock. A process that cannot
+take it stands by: it delivers alerts (REST, no gateway) and connects when the lock frees.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import hashlib
 import logging
 import os
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Protocol
 
 import psycopg
@@ -179,9 +190,12 @@ class LeaderElection:
             # follower should not have to wait for that.
             with contextlib.suppress(psycopg.Error, OSError, TimeoutError):
                 async with asyncio.timeout(self.check_timeout):
-                    await self._conn.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
+                    await self._unlock(self._conn)
         await self._close()
         self._set(False)
+
+    async def _unlock(self, conn: psycopg.AsyncConnection) -> None:
+        await conn.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
 
     async def step(self) -> bool:
         """One tick: a leader checks its lock, a follower tries to take it.
@@ -309,3 +323,187 @@ def startup_lock(url: str, *, timeout: float = 600) -> Iterator[None]:
         finally:
             with contextlib.suppress(psycopg.Error):
                 conn.execute("SELECT pg_advisory_unlock(%s)", (STARTUP_LOCK_KEY,))
+
+
+# --- one process per SQLite file ----------------------------------------------------------------
+
+
+class InstanceLockedError(RuntimeError):
+    """Another process already runs gapwatch on this database; the message says which."""
+
+
+def lock_path(url: str) -> Path | None:
+    """The instance lock file of a SQLite database (``<file>.lock``); None for PostgreSQL or
+    an in-memory database."""
+    parsed = parse_database_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    if database.startswith("file:"):
+        database = database.removeprefix("file:").split("?", 1)[0]
+    path = Path(database).expanduser().resolve()
+    return path.with_name(path.name + ".lock")
+
+
+@contextlib.contextmanager
+def instance_lock(url: str) -> Iterator[None]:
+    """On SQLite, hold an exclusive OS lock (``flock``) on ``<database>.lock`` while the bot
+    runs, so a second ``gapwatch run`` on the same file refuses to start: SQLite deployments
+    have one process (it always leads, :class:`SoleLeader`), and a second would poll twice
+    and connect the same bot to the gateway twice. The kernel releases the lock when the
+    process ends, ``kill -9`` included. A no-op on PostgreSQL (there the leader election and
+    :class:`GatewayLock` share the work between processes).
+
+    Raises:
+        InstanceLockedError: Another process holds the lock.
+    """
+    path = lock_path(url)
+    if path is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
+            raise InstanceLockedError(
+                f"another gapwatch process ({holder}) is already running on {path.with_suffix('')}"
+                f" (it holds {path.name}); SQLite allows one bot process per database file. "
+                "Stop the other process, or use PostgreSQL to run several."
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, identity().encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+# --- one gateway connection per (token, shard) ------------------------------------------------
+
+GATEWAY_LOCK_TAG = b"gapwatch gateway lock"
+
+
+def gateway_lock_keys(token: str, shard_ids: Iterable[int]) -> list[int]:
+    """The advisory lock key of each shard of a bot token: a positive bigint from a SHA-256 of
+    the token and the shard id (the token itself never reaches the database)."""
+    keys = []
+    for shard in sorted(set(shard_ids)):
+        digest = hashlib.sha256(GATEWAY_LOCK_TAG + b"\0" + token.encode() + b"\0" + b"%d" % shard)
+        keys.append(int.from_bytes(digest.digest()[:8], "big") & (2**63 - 1))
+    return keys
+
+
+class GatewayLock(LeaderElection):
+    """Holds the gateway locks of this process's shards, all of them or none, on a dedicated
+    PostgreSQL connection (see the module doc). The interface of :class:`LeaderElection`:
+    ``is_leader`` means "this process may connect these shards to the gateway".
+
+    Args:
+        url: The database.
+        token: The bot token (hashed into the keys; never stored or logged).
+        shard_ids: The shards this process runs (``[0]`` for an unsharded bot).
+        on_change: As for :class:`LeaderElection`.
+        retry_every: Seconds between a standby's attempts (so the takeover delay after the
+            owner stops) and between the owner's checks.
+        check_timeout: As for :class:`LeaderElection`.
+        name: Shown as ``application_name`` (default: :func:`identity`).
+    """
+
+    def __init__(
+        self,
+        url: str | URL,
+        token: str,
+        shard_ids: Iterable[int],
+        *,
+        on_change: OnChange | None = None,
+        retry_every: float = RETRY_EVERY,
+        check_timeout: float = CHECK_TIMEOUT,
+        name: str | None = None,
+    ) -> None:
+        self.shard_ids = sorted(set(shard_ids))
+        self.keys = gateway_lock_keys(token, self.shard_ids)
+        super().__init__(
+            url,
+            on_change=on_change,
+            key=self.keys[0],
+            retry_every=retry_every,
+            check_timeout=check_timeout,
+            name=name,
+        )
+        self.name = f"gapwatch gateway {name or identity()}"[:63]
+        self.acquired = asyncio.Event()
+        self.lost = asyncio.Event()
+
+    async def _try_acquire(self) -> bool:
+        conn = await self._connect()
+        taken: list[int] = []
+        for key in self.keys:
+            row = await (await conn.execute("SELECT pg_try_advisory_lock(%s)", (key,))).fetchone()
+            if not (row and row[0]):
+                for held in taken:  # all or none: never sit on part of another's shards
+                    await conn.execute("SELECT pg_advisory_unlock(%s)", (held,))
+                return False
+            taken.append(key)
+        return True
+
+    async def _still_holding(self) -> bool:
+        if self._conn is None or self._conn.closed:
+            return False
+        try:
+            async with asyncio.timeout(self.check_timeout):
+                cursor = await self._conn.execute(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                    " AND pid = pg_backend_pid() AND objsubid = 1"
+                    " AND (classid::bigint << 32) | objid::bigint = ANY(%s)",
+                    (self.keys,),
+                )
+                row = await cursor.fetchone()
+                return row is not None and row[0] == len(self.keys)
+        except (psycopg.Error, OSError, TimeoutError) as exc:
+            log.warning("gateway lock: check failed: %s", type(exc).__name__)
+            return False
+
+    async def _unlock(self, conn: psycopg.AsyncConnection) -> None:
+        for key in self.keys:
+            await conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+    def _set(self, leading: bool) -> None:
+        was = self._leading
+        super()._set(leading)
+        if leading:
+            self.acquired.set()
+        elif was:
+            self.lost.set()
+
+
+class HeldGatewayLock:
+    """The gateway lock on SQLite: :func:`instance_lock` already makes this the only process
+    on the database, so it is always held."""
+
+    is_leader = True
+
+    def __init__(self) -> None:
+        self.acquired = asyncio.Event()
+        self.acquired.set()
+        self.lost = asyncio.Event()
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+
+def gateway_lock(
+    url: str, token: str, shard_ids: Iterable[int], **options: float
+) -> GatewayLock | HeldGatewayLock:
+    """The gateway lock for a database: :class:`GatewayLock` on PostgreSQL, else held."""
+    if is_postgres(url):
+        return GatewayLock(url, token, shard_ids, **options)  # type: ignore[arg-type]
+    return HeldGatewayLock()

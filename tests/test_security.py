@@ -230,6 +230,45 @@ def test_dockerfile_runs_as_non_root_and_holds_no_secrets() -> None:
     assert "tests" in dockerignore  # test fixtures (and fake tokens) stay out of the image
 
 
+def _compose_service(name: str) -> list[str]:
+    """The lines of one service in docker-compose.yml (no YAML parser in the dev tools)."""
+    lines = (ROOT / "docker-compose.yml").read_text().splitlines()
+    start = lines.index(f"  {name}:")
+    block = []
+    for line in lines[start + 1 :]:
+        if line.strip() and not line.startswith("    "):
+            break
+        block.append(line.split("#", 1)[0].rstrip())
+    return [line for line in block if line.strip()]
+
+
+def test_compose_restarts_the_bot_which_paces_its_gateway_starts() -> None:
+    """Checklist 35: a crash loop restarts (Docker's policy) but cannot spend 1,000 IDENTIFYs
+    a day: the bot's own pacing (bot/discord_bot.py) keeps its record in the /data volume,
+    and the operations page says so with the same figures."""
+    from bot.discord_bot import (
+        DAILY_START_CAP,
+        FIRST_START_DELAY,
+        FREE_STARTS_PER_HOUR,
+        GATEWAY_STARTS_FILE,
+        MAX_START_DELAY,
+    )
+
+    bot = _compose_service("bot")
+    restart = [line.split(":", 1)[1].strip() for line in bot if line.strip().startswith("restart:")]
+    assert restart in (["unless-stopped"], ["on-failure"], ["always"]), restart
+    assert any(line.strip().startswith("- ") and line.strip().endswith(":/data") for line in bot)
+    assert "GAPWATCH_DATA_DIR=/data" in (ROOT / "Dockerfile").read_text()
+    docs = " ".join((ROOT / "docs" / "operations.md").read_text().split())
+    assert "1,000 IDENTIFYs in 24 hours" in docs
+    assert f"`<data dir>/{GATEWAY_STARTS_FILE}`" in docs
+    assert f"the first {FREE_STARTS_PER_HOUR} starts in an hour connect at once" in docs
+    assert f"({FIRST_START_DELAY:.0f} s, {2 * FIRST_START_DELAY:.0f} s" in docs
+    assert f"at most {MAX_START_DELAY / 60:.0f} minutes" in docs
+    assert f"never more than {DAILY_START_CAP} in 24 hours" in docs
+    assert "RestartSec=10" in docs and "CrashLoopBackOff" in docs
+
+
 # --- admin commands: checked server-side, not only by Discord's default permissions --------
 
 MANAGE_GUILD = 1 << 5
