@@ -7,6 +7,7 @@ layer and the console run them in a worker thread.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -169,6 +170,19 @@ class SourceStatus:
     consecutive_failures: int
 
 
+@functools.lru_cache(maxsize=8192)
+def _shape_report(
+    shape: queries.Shape, budget: float, tokens: int, kv_cache: str
+) -> tuple[tuple[Any, ...], FitReport]:
+    """A model shape's fit and its ``shape_key``. Pure arithmetic on plain values, so it is
+    kept: /fits asks about the same few budgets, and a store has a few dozen shapes."""
+    spec = queries.shape_spec(shape)
+    report = fit_report(
+        spec, budget_gib=budget, context=tokens, kv_cache_type=kv_cache, min_bits=DEFAULT_MIN_BITS
+    )
+    return shape_key(spec), report
+
+
 class Answers:
     """Answers every question from the store, with ``frontier`` doing the arithmetic.
 
@@ -272,14 +286,8 @@ class Answers:
         probe = [(queries.shape_of(t.Model(slug="probe", name="probe", total_params_b=1.0)), 0)]
         reports: dict[tuple[Any, ...], FitReport] = {}
         for shape, count in shapes or probe:
-            spec = queries.shape_spec(shape)
-            report = reports[shape_key(spec)] = fit_report(
-                spec,
-                budget_gib=budget,
-                context=tokens,
-                kv_cache_type=kv_cache,
-                min_bits=DEFAULT_MIN_BITS,
-            )
+            key, report = _shape_report(shape, budget, tokens, kv_cache)
+            reports[key] = report
             if report.fits_at_min_bits and count:
                 fitting.add(shape)
                 total += count

@@ -591,10 +591,14 @@ def _sized_open_models(max_params_b: float) -> Any:
 def open_model_shapes(session: Session, *, max_params_b: float) -> list[tuple[Shape, int]]:
     """The distinct shapes of the sized open models up to ``max_params_b``, with their counts."""
     columns = [getattr(t.Model, name) for name in SHAPE_COLUMNS]
+    # Grouped and ordered exactly as ix_model_shape is (openness first): both databases then
+    # read the index alone, in order, instead of hashing a scan of the table.
+    key = [t.Model.open_weights, *columns]
     query = (
         select(*columns, func.count())  # type: ignore[call-overload]
         .where(*_sized_open_models(max_params_b))
-        .group_by(*columns)
+        .group_by(*key)
+        .order_by(*key)
     )
     return [(tuple(row[:-1]), row[-1]) for row in session.exec(query)]
 
@@ -674,9 +678,9 @@ def unsized_open_models(session: Session) -> list[f.ModelSpec]:
     """Open models without a parameter count (no memory estimate is possible)."""
     found = []
     # Two index probes (ix_model_shape); one OR of the two scans every open model.
-    for unsized in (t.Model.total_params_b.is_(None), t.Model.total_params_b <= 0):  # type: ignore[union-attr, operator]
-        query = select(t.Model).where(t.Model.open_weights == true(), unsized)
-        found += [to_model_spec(session, row) for row in session.exec(query)]
+    for unsized in (_MODEL_TABLE.c.total_params_b.is_(None), _MODEL_TABLE.c.total_params_b <= 0):
+        query = select(*_MODEL_TABLE.c).where(_MODEL_TABLE.c.open_weights == true(), unsized)
+        found += [to_model_spec(session, row) for row in session.exec(query)]  # type: ignore[arg-type]
     return sorted(found, key=lambda spec: spec.slug)
 
 

@@ -62,27 +62,14 @@ DEFAULT_TRUST_RANK = {
     "openrouter": 40,
 }
 
+# A model's facts a source may state: who, whether open, and its shape (size, architecture).
 MODEL_FIELDS = (
     "organization",
     "open_weights",
     "license",
     "released_on",
-    "total_params_b",
-    "active_params_b",
     "hf_repo",
-    "layers",
-    "kv_heads",
-    "head_dim",
-    "hidden_size",
-    "attention_heads",
-    "max_context",
-    "attention",
-    "sliding_window",
-    "full_attention_layers",
-    "kv_lora_rank",
-    "qk_rope_head_dim",
-    "experts",
-    "experts_per_token",
+    *t.SHAPE_COLUMNS,
 )
 
 LOOKUP_CHUNK = 5_000
