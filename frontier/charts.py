@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from frontier.fits import FitRanking, RankedFit
 from frontier.gap import GapReport
@@ -340,18 +340,34 @@ def _best_offset(
 ) -> tuple[float, tuple[float, float, str]]:
     """The first uncrowded candidate offset for ``note`` and its cost, else the least crowded."""
     best: tuple[float, tuple[float, float, str]] | None = None
-    for candidate in _candidates(label.side, _HEADLINE_TIERS if label.headline else _TIERS):
-        box = _try(note, candidate, renderer)
-        cost = _crowding(box, frame, obstacles, lines)
+    boxes = _extents(obstacles)  # once per label: every candidate is tested against them all
+    candidates = _candidates(label.side, _HEADLINE_TIERS if label.headline else _TIERS)
+    # The text's box only moves between candidates: lay it out once, then shift it.
+    first = _try(note, candidates[0], renderer)
+    anchor = ax.transData.transform((label.x, label.y))
+    points = renderer.points_to_pixels(1.0)
+    for candidate in candidates:
+        box = _shifted(first, anchor, points, candidate)
+        cost = _crowding(box, frame, boxes, lines)
         leader = _leader(ax, label, box, candidate)
         if leader is not None:
-            cost += _OVERLAP_COST * sum(leader.intersects_bbox(o) for o in obstacles)
+            cost += _OVERLAP_COST * _segment_hits(leader, boxes)
         if cost == 0:
             return cost, candidate
         if best is None or cost < best[0]:
             best = (cost, candidate)
     assert best is not None
     return best
+
+
+def _shifted(box: Bbox, anchor: Any, points: float, offset: tuple[float, float, str]) -> Bbox:
+    """The box ``_try`` would give for ``offset``, from one box of the same text: aligned
+    ``ha`` horizontally, and by its bottom (above the point) or top (below) vertically."""
+    dx, dy, ha = offset
+    x = anchor[0] + dx * points - _RELPOS[ha] * box.width
+    y = anchor[1] + dy * points
+    y0 = y if dy > 0 else y - box.height
+    return Bbox.from_bounds(x, y0, box.width, box.height)
 
 
 def _try(note: Annotation, offset: tuple[float, float, str], renderer: RendererBase) -> Bbox:
@@ -381,11 +397,59 @@ def _draw_leader(ax: Axes, leader: Path, color: str) -> None:
     ax.plot(points[:, 0], points[:, 1], color=color, linewidth=0.7, solid_capstyle="butt")
 
 
-def _crowding(box: Bbox, frame: Bbox, obstacles: Sequence[Bbox], lines: Sequence[Path]) -> float:
+def _extents(boxes: Sequence[Bbox]) -> Any:
+    """The boxes as one (n, 4) array of x0, y0, x1, y1, each pair in increasing order."""
+    import numpy as np
+
+    if not boxes:
+        return np.empty((0, 4))
+    raw = np.array([b.extents for b in boxes], dtype=float)
+    return np.column_stack(
+        (
+            np.minimum(raw[:, 0], raw[:, 2]),
+            np.minimum(raw[:, 1], raw[:, 3]),
+            np.maximum(raw[:, 0], raw[:, 2]),
+            np.maximum(raw[:, 1], raw[:, 3]),
+        )
+    )
+
+
+def _overlap_count(box: Bbox, boxes: Any) -> int:
+    """How many of ``boxes`` (``_extents``) overlap ``box``, edges included (as
+    ``Bbox.overlaps``), counted at once rather than box by box."""
+    x0, x1 = sorted((box.x0, box.x1))
+    y0, y1 = sorted((box.y0, box.y1))
+    hit = (x0 <= boxes[:, 2]) & (boxes[:, 0] <= x1) & (y0 <= boxes[:, 3]) & (boxes[:, 1] <= y1)
+    return int(hit.sum())
+
+
+def _segment_hits(segment: Path, boxes: Any) -> int:
+    """How many of ``boxes`` a two-point path crosses or touches (Liang-Barsky clipping of the
+    segment against every box at once; as ``Path.intersects_bbox`` for a straight leader)."""
+    import numpy as np
+
+    (ax_, ay), (bx, by) = segment.vertices[0], segment.vertices[-1]
+    low = np.zeros(len(boxes))
+    high = np.ones(len(boxes))
+    ok = np.ones(len(boxes), dtype=bool)
+    for start, delta, lo, hi in (
+        (ax_, bx - ax_, boxes[:, 0], boxes[:, 2]),
+        (ay, by - ay, boxes[:, 1], boxes[:, 3]),
+    ):
+        if delta == 0:
+            ok &= (lo <= start) & (start <= hi)
+            continue
+        t1, t2 = (lo - start) / delta, (hi - start) / delta
+        low = np.maximum(low, np.minimum(t1, t2))
+        high = np.minimum(high, np.maximum(t1, t2))
+    return int((ok & (low <= high)).sum())
+
+
+def _crowding(box: Bbox, frame: Bbox, boxes: Any, lines: Sequence[Path]) -> float:
     padded = box.expanded(1.08, 1.15)
     inside = frame.containsx(box.x0) and frame.containsx(box.x1)
     inside = inside and frame.containsy(box.y0) and frame.containsy(box.y1)
-    overlaps = sum(padded.overlaps(other) for other in obstacles)
+    overlaps = _overlap_count(padded, boxes)
     crossings = sum(line.intersects_bbox(padded, filled=False) for line in lines)
     return (0 if inside else _OUTSIDE_COST) + _OVERLAP_COST * overlaps + crossings
 
