@@ -149,11 +149,15 @@ def commands(answers: Any) -> dict[str, Callable[[], object]]:
 def measure_commands(engine: Engine, runs: int) -> list[dict[str, Any]]:
     """Each command's p50/p95 beside the replay of its own SQL; one row each."""
     from bot.answers import Answers
+    from bot.app import settle_heap
 
     answers = Answers(engine)
-    rows = []
-    for name, call in commands(answers).items():
+    calls = commands(answers)
+    for call in calls.values():
         call()  # warm: caches, imports, the first connection
+    settle_heap()  # as the bot does once it is up (bot.app)
+    rows = []
+    for name, call in calls.items():
         statements = capture_statements(engine, call)
         answer = time_calls(call, runs)
         bare = replay(engine, statements)
@@ -195,6 +199,7 @@ def measure_commands(engine: Engine, runs: int) -> list[dict[str, Any]]:
 def measure_charts(engine: Engine, runs: int) -> list[dict[str, Any]]:
     """Chart renders of the real answers on the big store (the answer itself not timed)."""
     from bot.answers import Answers
+    from bot.app import settle_heap
     from frontier import charts
 
     answers = Answers(engine)
@@ -204,6 +209,9 @@ def measure_charts(engine: Engine, runs: int) -> list[dict[str, Any]]:
         "lag_chart": lambda: charts.lag_chart(lag),
         "fits_chart": lambda: charts.fits_chart(fits.ranking),  # type: ignore[union-attr]
     }
+    for render in renders.values():
+        render()  # matplotlib's first import and font cache
+    settle_heap()  # as the bot does once it is up (bot.app)
     rows = []
     for name, render in renders.items():
         timing = time_calls(render, runs)
