@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
+from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Subquery, case, func, literal, or_, true, union_all
+from sqlalchemy import Subquery, bindparam, case, func, literal, or_, true, union_all
 from sqlmodel import Session, select
 
 from db import headlines
@@ -164,13 +166,20 @@ def _scores_after(session: Session, benchmark: t.Benchmark, as_of: date | None) 
     """Whether the benchmark has a score dated after ``as_of`` (an index probe)."""
     if as_of is None:
         return False
-    later = (
-        select(t.Score.id)
-        .where(t.Score.benchmark_id == benchmark.id)
-        .where(t.Score.available_on > as_of)
-        .limit(1)
+    found = session.connection().execute(
+        _LATER_SCORE, {"benchmark_id": benchmark.id, "as_of": as_of}
     )
-    return session.exec(later).first() is not None
+    return found.first() is not None
+
+
+# The hot answers' statements are built once, with bound parameters: building a statement
+# (and its cache key) costs several times what SQLite takes to run it.
+_LATER_SCORE = (
+    select(t.Score.id)
+    .where(t.Score.benchmark_id == bindparam("benchmark_id"))
+    .where(t.Score.available_on > bindparam("as_of"))
+    .limit(1)
+)
 
 
 def _headline_ranked(
@@ -241,19 +250,25 @@ _SCORE_COLUMNS = (
 )
 
 
+_SCORES_JOINED = (
+    select(*_SCORE_COLUMNS)  # type: ignore[call-overload]
+    .join(t.Model, t.Model.id == t.Score.model_id)
+    .join(t.Source, t.Source.id == t.Score.source_id)
+)
+_SCORES_BY_ID = _SCORES_JOINED.where(t.Score.id.in_(bindparam("ids", expanding=True)))  # type: ignore[union-attr]
+
+
 def _scores_of(session: Session, benchmark: t.Benchmark, ids: Any) -> dict[int, f.Score]:
     """The scores with ids in ``ids`` (a subquery or a list) as ``frontier`` scores by id,
     built from plain columns (no ORM rows: a tenth of the cost per row)."""
-    query = (
-        select(*_SCORE_COLUMNS)  # type: ignore[call-overload]
-        .join(t.Model, t.Model.id == t.Score.model_id)
-        .join(t.Source, t.Source.id == t.Score.source_id)
-        .where(t.Score.id.in_(ids))  # type: ignore[union-attr]
-    )
+    if isinstance(ids, list):
+        rows = session.connection().execute(_SCORES_BY_ID, {"ids": ids})
+    else:
+        rows = session.exec(_SCORES_JOINED.where(t.Score.id.in_(ids)))  # type: ignore[union-attr]
     found = {}
     # Scores from one source share one citation object (a benchmark has tens of thousands).
     citations: dict[tuple[str, str, str | None], f.Citation] = {}
-    for row in session.exec(query):
+    for row in rows:
         (
             score_id,
             value,
@@ -356,24 +371,11 @@ def _candidates_stored(
     newest headline score of each side (on or before ``newest_by`` too, if given; one index
     probe each), then those scores. The newest of all is the later side's (then the lower id),
     or the newest overall when nothing is on or before ``newest_by``."""
-    h = _HEADLINE
-    mine = h.benchmark_id == benchmark.id
-    parts = [
-        select(h.score_id, h.available_on, literal("record").label("kind")).where(
-            mine, h.record == true()
-        )
-    ]
-    probes = [("newest", None)] + ([("newest-by", newest_by)] if newest_by is not None else [])
-    for kind, by in probes:
-        for side in (True, False):
-            probe = select(h.score_id, h.available_on, literal(kind).label("kind")).where(
-                mine, h.open_weights == side
-            )
-            if by is not None:
-                probe = probe.where(h.available_on <= by)
-            probe = probe.order_by(h.available_on.desc(), h.score_id).limit(1).subquery()
-            parts.append(select(probe.c.score_id, probe.c.available_on, probe.c.kind))
-    rows = session.exec(union_all(*parts)).all()  # type: ignore[call-overload]
+    rows = session.connection().execute(
+        _candidates_statement(newest_by is not None),
+        {"benchmark_id": benchmark.id, "newest_by": newest_by},
+    )
+    rows = rows.all()
     ids = [score_id for score_id, _, kind in rows if kind == "record"]
     newest = [row for row in rows if row[2] == "newest-by"] or [
         row for row in rows if row[2] == "newest"
@@ -381,6 +383,29 @@ def _candidates_stored(
     if newest:
         ids.append(min(newest, key=lambda row: (-row[1].toordinal(), row[0]))[0])
     return list(_scores_of(session, benchmark, ids).values())
+
+
+@cache
+def _candidates_statement(dated: bool) -> Any:
+    """The records of a benchmark and each side's newest headline score (and, if ``dated``,
+    each side's newest on or before ``:newest_by``), as (score id, date, kind) rows."""
+    h = _HEADLINE
+    mine = h.benchmark_id == bindparam("benchmark_id")
+    parts = [
+        select(h.score_id, h.available_on, literal("record").label("kind")).where(
+            mine, h.record == true()
+        )
+    ]
+    for kind in ("newest", "newest-by") if dated else ("newest",):
+        for side in (True, False):
+            probe = select(h.score_id, h.available_on, literal(kind).label("kind")).where(
+                mine, h.open_weights == side
+            )
+            if kind == "newest-by":
+                probe = probe.where(h.available_on <= bindparam("newest_by"))
+            probe = probe.order_by(h.available_on.desc(), h.score_id).limit(1).subquery()
+            parts.append(select(probe.c.score_id, probe.c.available_on, probe.c.kind))
+    return union_all(*parts)
 
 
 def ranked_headline_scores(
@@ -416,23 +441,43 @@ def _ranked_stored(
     """``ranked_headline_scores`` from the stored choice without sorting every row: the
     ``limit``-th best value is one probe of the value index, and only the rows at least that
     good are sorted by the full order (value, then earlier, then slug)."""
-    h = _HEADLINE
-    side = h.open_weights == true() if open_only else h.open_weights.is_not(None)
-    mine = (h.benchmark_id == benchmark.id, side)
-    total = session.exec(select(func.count()).where(*mine)).one()
+    count, cutoff, best = _ranked_statements(open_only, bool(benchmark.higher_is_better))
+    params = {"benchmark_id": benchmark.id, "limit": limit, "skip": limit - 1}
+    connection = session.connection()
+    total = connection.execute(count, params).scalar_one()
     if not total:
         return [], 0
-    better = h.value.desc() if benchmark.higher_is_better else h.value.asc()
-    cutoff = session.exec(
-        select(h.value).where(*mine).order_by(better).offset(limit - 1).limit(1)
-    ).first()
-    query = select(h.score_id).join(t.Model, t.Model.id == h.model_id).where(*mine)  # type: ignore[arg-type]
-    if cutoff is not None:
-        good_enough = h.value >= cutoff if benchmark.higher_is_better else h.value <= cutoff
-        query = query.where(good_enough)
-    ids = list(session.exec(query.order_by(better, h.available_on, t.Model.slug).limit(limit)))
+    # Fewer rows than ``limit``: all of them are good enough.
+    worst = connection.execute(cutoff, params).scalar()
+    if worst is None:
+        worst = -math.inf if benchmark.higher_is_better else math.inf
+    params["cutoff"] = worst
+    ids = list(connection.execute(best, params).scalars())
     scores = _scores_of(session, benchmark, ids)
     return [scores[i] for i in ids], int(total)
+
+
+@cache
+def _ranked_statements(open_only: bool, higher_is_better: bool) -> tuple[Any, Any, Any]:
+    """The leaderboard's statements for one side and direction, built once: the count, the
+    ``:limit``-th best value, and the ids at least that good in the full order."""
+    h = _HEADLINE
+    side = h.open_weights == true() if open_only else h.open_weights.is_not(None)
+    mine = (h.benchmark_id == bindparam("benchmark_id"), side)
+    count = select(func.count()).where(*mine)
+    better = h.value.desc() if higher_is_better else h.value.asc()
+    cutoff = select(h.value).where(*mine).order_by(better).offset(bindparam("skip")).limit(1)
+    good_enough = (
+        h.value >= bindparam("cutoff") if higher_is_better else h.value <= bindparam("cutoff")
+    )
+    best = (
+        select(h.score_id)
+        .join(t.Model, t.Model.id == h.model_id)  # type: ignore[arg-type]
+        .where(*mine, good_enough)
+        .order_by(better, h.available_on, t.Model.slug)
+        .limit(bindparam("limit"))
+    )
+    return count, cutoff, best
 
 
 def find_model(session: Session, text: str) -> t.Model:
