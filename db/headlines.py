@@ -51,19 +51,31 @@ from sqlalchemy.orm import Session as OrmSession
 from db import tables as t
 
 DIRTY_KEY = "gapwatch.headline_dirty"
+NEW_KEY = "gapwatch.headline_new"
 # Mark meaning "every model": a changed trust rank or canonical setting can move any choice.
 EVERYTHING = "*"
-# Models recomputed per statement (bind parameters per IN list stay well under both limits;
-# PostgreSQL gets one array parameter, so it takes bigger chunks).
-CHUNK = 500
+# Models recomputed per statement (bind parameters per IN list stay well under SQLite's limit
+# of 32,766; PostgreSQL gets one array parameter). Big chunks matter on SQLite: each statement
+# inserts its rows benchmark by benchmark, so fewer statements visit each benchmark's index
+# pages fewer times (10,000 new models: 0.9 s in chunks of 500, 0.55 s in one).
+CHUNK = 10_000
 PG_CHUNK = 5_000
 
 
-def mark_dirty(session: OrmSession, model_ids: Iterable[int | None]) -> None:
-    """Say that these models' scores (or openness) changed outside the ORM unit of work."""
+def mark_dirty(session: OrmSession, model_ids: Iterable[int | None], *, new: bool = False) -> None:
+    """Say that these models' scores (or openness) changed outside the ORM unit of work.
+
+    ``new=True`` says the models have no headline rows yet: they were inserted in this
+    transaction and got their first scores since the last :func:`sync` (headline rows only
+    come from a sync, and a model's rows only from its scores). Their recomputation then
+    skips looking for rows to replace.
+    """
+    ids = [i for i in model_ids if i is not None]
     dirty = session.info.setdefault(DIRTY_KEY, set())
     if dirty != EVERYTHING:
-        dirty.update(i for i in model_ids if i is not None)
+        dirty.update(ids)
+    if new:
+        session.info.setdefault(NEW_KEY, set()).update(ids)
 
 
 def mark_everything_dirty(session: OrmSession) -> None:
@@ -80,13 +92,14 @@ def sync(session: OrmSession) -> int:
     if session.new or session.dirty or session.deleted:
         session.flush()
     dirty = session.info.pop(DIRTY_KEY, None)
+    new = session.info.pop(NEW_KEY, set())
     if not dirty:
         return 0
     connection = session.connection()
     if dirty == EVERYTHING:
         rebuild(connection)
         return -1
-    refresh(connection, dirty)
+    refresh(connection, dirty, new=new)
     return len(dirty)
 
 
@@ -165,18 +178,25 @@ def _insert_headlines(connection: Connection, model_ids: list[int] | None) -> li
     return [tuple(row) for row in connection.execute(insert.returning(*(h[n] for n in _POINT)))]  # type: ignore[misc]
 
 
-def refresh(connection: Connection, model_ids: Iterable[int]) -> None:
+def refresh(connection: Connection, model_ids: Iterable[int], *, new: Iterable[int] = ()) -> None:
     """Recompute the headline rows of these models, on every benchmark, and the records their
-    changes can move."""
+    changes can move.
+
+    ``new``: models among them known to have no headline rows yet (see :func:`mark_dirty`);
+    only the others' rows are looked for and deleted.
+    """
     ids = sorted(set(model_ids))
+    fresh = set(new)
     h = t.Headline.__table__.c  # type: ignore[attr-defined]
     size = PG_CHUNK if connection.dialect.name == "postgresql" else CHUNK
     gone: list[tuple[Any, ...]] = []
     added: list[_Point] = []
     for start in range(0, len(ids), size):
         chunk = ids[start : start + size]
-        removed = delete(t.Headline).where(_among(connection, h.model_id, chunk))
-        gone += connection.execute(removed.returning(*(h[n] for n in _POINT), h.record)).all()
+        stored = [i for i in chunk if i not in fresh] if fresh else chunk
+        if stored:
+            removed = delete(t.Headline).where(_among(connection, h.model_id, stored))
+            gone += connection.execute(removed.returning(*(h[n] for n in _POINT), h.record)).all()
         added += _insert_headlines(connection, chunk)
     _mark_changed_records(connection, gone, added)
 

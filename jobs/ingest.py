@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import PydanticSerializationError
-from sqlalchemy import Connection, Integer, String, any_, bindparam, func, insert, update
+from sqlalchemy import Connection, Integer, String, Table, any_, bindparam, func, insert, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session, select
 
@@ -331,12 +331,72 @@ def _validated(record: _R) -> _R:
         ValueError: The record breaks its model's rules (``ValidationError`` is one).
     """
     data = record.__dict__
-    if any(isinstance(value, str) and "\x00" in value for value in data.values()):
-        data = {
-            name: value.replace("\x00", "") if isinstance(value, str) else value
-            for name, value in data.items()
-        }
+    for value in data.values():  # a plain loop: this runs for every field of every record
+        if isinstance(value, str) and "\x00" in value:
+            data = {
+                name: value.replace("\x00", "") if isinstance(value, str) else value
+                for name, value in data.items()
+            }
+            break
     return type(record).model_validate(data)
+
+
+def insert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """``conn.execute(insert(table), rows)``, storing the same values at a fraction of the cost.
+
+    SQLAlchemy builds and converts every row's parameters one by one (a type's bind processor
+    per row and column: dates and timestamps become text on SQLite, UTC timestamps are
+    normalized), which costs more than the database's own insert. Here the statement is
+    compiled once, each column's values go through that same processor in one pass (a value
+    shared by consecutive rows, such as the poll's time, is converted once), and the rows go
+    to the driver's ``executemany`` as they would from ``conn.execute``. Every row must have
+    the first row's keys. A statement that needs more (a column default to compute, a
+    ``RETURNING``) is left to ``conn.execute``.
+    """
+    if not rows:
+        return
+    keys = list(rows[0])
+    dialect = conn.dialect
+    compiled: Any = insert(table).compile(dialect=dialect, column_keys=keys, for_executemany=True)
+    names = list(compiled.positiontup) if compiled.positional else list(compiled.binds)
+    if (
+        compiled.insert_prefetch
+        or compiled.postfetch
+        or compiled.effective_returning
+        or sorted(names) != sorted(keys)
+        or any(len(row) != len(keys) for row in rows)
+    ):
+        conn.execute(insert(table), rows)
+        return
+    columns = []
+    for name in names:
+        values = [row[name] for row in rows]
+        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            values = _processed(values, process)
+        columns.append(values)
+    if compiled.positional:
+        params: list[Any] = list(zip(*columns, strict=True))
+    else:
+        escaped = [compiled.escaped_bind_names.get(name, name) for name in names]
+        params = [dict(zip(escaped, values, strict=True)) for values in zip(*columns, strict=True)]
+    conn.exec_driver_sql(compiled.string, params)
+
+
+_UNSET = object()
+
+
+def _processed(values: list[Any], process: Any) -> list[Any]:
+    """A column's values through its bind processor (None too, as SQLAlchemy does); a value
+    repeated by consecutive rows (the same object) is converted once."""
+    out = []
+    last: Any = _UNSET
+    done: Any = None
+    for value in values:
+        if value is not last:
+            last, done = value, process(value)
+        out.append(done)
+    return out
 
 
 def _chunks(values: Iterable[Any], size: int = LOOKUP_CHUNK) -> Iterable[list[Any]]:
@@ -392,11 +452,13 @@ class _Planned:
     model: _Model
     bench: t.Benchmark
     setting: str
+    bench_id: int
+    """``bench.id``, read once (an ORM attribute read costs more than a slot's)."""
 
     @property
     def key(self) -> ScoreKey:
-        assert self.model.id is not None and self.bench.id is not None
-        return (self.model.id, self.bench.id, self.setting)
+        assert self.model.id is not None
+        return (self.model.id, self.bench_id, self.setting)
 
     def beats(self, other: _Planned) -> bool:
         """Whether this claim wins over ``other`` for the same key: the better value, then
@@ -420,6 +482,8 @@ class _Ingest:
         self.conn: Connection = session.connection()
         self.postgres = self.conn.dialect.name == "postgresql"
         self.source = source
+        assert source.id is not None  # flushed by source_row
+        self.source_id: int = source.id
         self.result = result
         self.now = now
         # Only the names a batch uses are looked up (a store holds 100,000s): each cache says
@@ -461,14 +525,14 @@ class _Ingest:
         self.result.counts["models_updated"] = len(self.updated)
         self.save_models()
         changes = self.diff(planned, batch.fetched_at.date())
-        touched = {plan.bench.id: plan.bench for plan, _row, _on in changes}
+        touched = {plan.bench_id: plan.bench for plan, _row, _on in changes}
         before = self.frontiers(touched.values())
         for plan, row, available in changes:
             self.write(plan, row, available)
         self.save_scores()
         # A side's best can only improve through a score written here that beats it: only
         # those benchmarks are read again (every read ranks a benchmark's headline scores).
-        moved = {plan.bench.id for plan, _row, _on in changes if _could_lead(plan, before)}
+        moved = {plan.bench_id for plan, _row, _on in changes if _could_lead(plan, before)}
         after = self.frontiers(bench for bench_id, bench in touched.items() if bench_id in moved)
         self.new_frontiers(before, after, touched)
 
@@ -739,7 +803,7 @@ class _Ingest:
                 }
                 for model in self.new_models
             ]
-            self.conn.execute(insert(t.Model.__table__), rows)  # type: ignore[attr-defined]
+            insert_rows(self.conn, t.Model.__table__, rows)  # type: ignore[attr-defined]
             ids: dict[str, int] = {}
             for where in self.among(_MODEL.slug, [model.slug for model in self.new_models]):
                 ids.update(self.conn.execute(select(_MODEL.slug, _MODEL.id).where(where)).all())
@@ -761,7 +825,7 @@ class _Ingest:
             headlines.mark_dirty(self.session, reopened)
         if self.new_aliases:
             rows = [{"alias": alias, "model_id": model.id} for alias, model in self.new_aliases]
-            self.conn.execute(insert(t.ModelAlias.__table__), rows)  # type: ignore[attr-defined]
+            insert_rows(self.conn, t.ModelAlias.__table__, rows)  # type: ignore[attr-defined]
 
     # Scores -------------------------------------------------------------------------------
 
@@ -801,7 +865,8 @@ class _Ingest:
             model = self.upsert_model(
                 ModelRecord(name=record.model_name, source_model_id=record.raw_model_id)
             )
-        return _Planned(record, model, bench, (record.setting or "")[:64])
+        assert bench.id is not None  # flushed when created
+        return _Planned(record, model, bench, (record.setting or "")[:64], bench.id)
 
     def plan_scores(self, scores: list[ScoreRecord]) -> list[_Planned]:
         """One claim per stored key: rows that name one model twice keep the best claim.
@@ -815,7 +880,7 @@ class _Ingest:
             plan = self.resolve(raw)
             if plan is None:
                 continue
-            key = (plan.model, plan.bench.id, plan.setting)  # new models have no id yet
+            key = (plan.model, plan.bench_id, plan.setting)  # new models have no id yet
             current = planned.get(key)
             if current is not None:
                 self.result.counts["scores_merged"] += 1
@@ -868,8 +933,8 @@ class _Ingest:
             self.new_scores.append(
                 {
                     "model_id": model.id,
-                    "benchmark_id": plan.bench.id,
-                    "source_id": self.source.id,
+                    "benchmark_id": plan.bench_id,
+                    "source_id": self.source_id,
                     "setting": plan.setting,
                     "value": record.value,
                     "available_on": available,
@@ -914,7 +979,7 @@ class _Ingest:
     def save_scores(self) -> None:
         """Write the queued scores: one ``executemany`` for the new, one for the changed."""
         if self.new_scores:
-            self.conn.execute(insert(t.Score.__table__), self.new_scores)  # type: ignore[attr-defined]
+            insert_rows(self.conn, t.Score.__table__, self.new_scores)  # type: ignore[attr-defined]
         if self.changed_scores:
             statement = (
                 update(t.Score.__table__)  # type: ignore[attr-defined]
@@ -930,8 +995,13 @@ class _Ingest:
             self.conn.execute(statement, self.changed_scores)
         written = {row["model_id"] for row in self.new_scores}
         written.update(row["_model_id"] for row in self.changed_scores)
-        if written:
-            headlines.mark_dirty(self.session, written)
+        # The models this batch inserted had no scores before save_scores, so no headline
+        # rows: their recomputation need not look for rows to replace.
+        created = {model.id for model in self.new_models}
+        if written & created:
+            headlines.mark_dirty(self.session, written & created, new=True)
+        if written - created:
+            headlines.mark_dirty(self.session, written - created)
 
     # Frontiers ----------------------------------------------------------------------------
 
@@ -988,9 +1058,9 @@ def _could_lead(plan: _Planned, before: dict[int, dict[bool, f.Score]]) -> bool:
     only improve through a written score that beats it.
     """
     side = plan.model.open_weights
-    if side is None or plan.bench.id is None:
+    if side is None:
         return False  # openness unknown: on neither frontier
-    best = before.get(plan.bench.id, {}).get(bool(side))
+    best = before.get(plan.bench_id, {}).get(bool(side))
     return best is None or _better(plan.record.value, best.value, plan.bench.higher_is_better)
 
 

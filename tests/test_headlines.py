@@ -284,3 +284,76 @@ def test_deleting_a_headline_score_without_recomputing_fails_at_commit(engine: E
         session.commit()
     with engine.connect() as connection:
         assert headlines.stale(connection) == 0
+
+
+def test_new_models_are_recomputed_without_a_delete_and_stay_true(engine: Engine) -> None:
+    """Models inserted and scored in this transaction (``mark_dirty(new=True)``, as bulk ingest
+    says) have no rows to replace: their recomputation deletes nothing, and the table and the
+    records stay true, also when a new model gets more scores before the sync."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+        seen.append(" ".join(statement.split()[:3]).upper())
+
+    with Session(engine) as session:
+        bench = _bench(session)
+        trusted = _source(session, "test-new-trusted", trust=1)
+        other = _source(session, "test-new-other", trust=50)
+        best = max(s.value for s in queries.headline_scores(session, bench))
+        new_ids = []
+        for i, open_weights in enumerate((True, False, None)):
+            model = t.Model(slug=f"test-new-{i}", name=f"Test New {i}", open_weights=open_weights)
+            session.add(model)
+            session.flush()
+            new_ids.append(model.id)
+        headlines.sync(session)
+        stored = session.exec(select(t.Model).where(t.Model.slug == "llama-3.1-405b")).one()
+        rows = [
+            {
+                "model_id": model_id,
+                "benchmark_id": bench.id,
+                "source_id": other.id,
+                "value": best + 1 + i,  # new records on both sides
+                "available_on": date(2026, 1, 2),
+                "retrieved_at": datetime(2026, 1, 2, tzinfo=UTC),
+                "setting": "",
+            }
+            for i, model_id in enumerate(new_ids)
+        ]
+        session.execute(insert(t.Score), rows)
+        headlines.mark_dirty(session, new_ids, new=True)
+        # A second write before the sync: a more trusted score of a new model (not "new" any
+        # more to this writer) and a score of a stored model.
+        session.execute(
+            insert(t.Score),
+            [
+                {**rows[0], "source_id": trusted.id, "value": best - 5},
+                {**rows[0], "model_id": stored.id, "value": best + 0.5},
+            ],
+        )
+        headlines.mark_dirty(session, [new_ids[0], stored.id])
+        event.listen(session.connection(), "before_cursor_execute", record)
+        assert headlines.sync(session) == 4
+        event.remove(session.connection(), "before_cursor_execute", record)
+        assert seen.count("DELETE FROM HEADLINE") == 1  # the stored model's rows only
+        assert headlines.stale(session.connection()) == 0
+        assert _both_ways(session, bench)[0] == _both_ways(session, bench)[1]
+        by_slug = {s.model_slug: s.value for s in queries.headline_scores(session, bench)}
+        assert by_slug["test-new-0"] == best - 5 and by_slug["test-new-1"] == best + 2
+        # Only new models marked: no delete at all, and still true.
+        model = t.Model(slug="test-new-3", name="Test New 3", open_weights=True)
+        session.add(model)
+        session.flush()
+        session.execute(insert(t.Score), [{**rows[0], "model_id": model.id, "value": best + 9}])
+        headlines.mark_dirty(session, [model.id], new=True)
+        seen.clear()
+        event.listen(session.connection(), "before_cursor_execute", record)
+        headlines.sync(session)
+        event.remove(session.connection(), "before_cursor_execute", record)
+        assert "DELETE FROM HEADLINE" not in seen
+        assert headlines.stale(session.connection()) == 0
+        top = max(queries.headline_scores(session, bench), key=lambda s: s.value)
+        assert (top.model_slug, top.value) == ("test-new-3", best + 9)
+        session.rollback()

@@ -6,17 +6,17 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, func
+from sqlalchemy import Connection, Engine, Table, event, func, insert
 from sqlmodel import select
 
 from db import tables as t
 from db.engine import session_scope
 from db.queries import find_benchmark, headline_scores
-from jobs.ingest import IngestResult, ingest_batch
+from jobs.ingest import IngestResult, ingest_batch, insert_rows
 from jobs.sources.base import ModelRecord, ScoreRecord, SourceBatch
 from jobs.sources.bundled import load_bundled
 
@@ -461,3 +461,92 @@ def test_rejected_records_write_nothing(engine: Engine):
     assert store_counts(engine)["model"] == before["model"]
     assert store_counts(engine)["score"] == before["score"]
     assert [w for w in writes(seen) if "SOURCE" not in w] == []
+
+
+def _rendered(conn: Connection, table: Table, column: str, kind: str) -> list[tuple[str, ...]]:
+    """The rows whose ``column`` starts with ``kind``, every column but the id as the database
+    stores it (SQLite: storage class and value; PostgreSQL: the stored value as text), with
+    ``kind`` written as ``*`` so that the rows of two kinds compare equal."""
+    names = [c.name for c in table.columns if c.name != "id"]
+    if conn.dialect.name == "sqlite":
+        shown = ", ".join(f'typeof("{n}"), "{n}"' for n in names)
+    else:
+        shown = ", ".join(f'"{n}"::text' for n in names)
+    query = f'SELECT {shown} FROM {table.name} WHERE "{column}" LIKE %s ORDER BY "{column}"'
+    query = query % ("?" if conn.dialect.name == "sqlite" else "%s")
+    rows = conn.exec_driver_sql(query, (f"{kind}%",)).all()
+    return [tuple(str(value).replace(kind, "*") for value in row) for row in rows]
+
+
+def test_bulk_insert_stores_exactly_what_core_stores(engine: Engine):
+    # insert_rows converts each column's values itself and hands them to the driver: every
+    # stored value must be the one an ordinary Core executemany stores (a date stored as other
+    # text, a timestamp moved to another zone or a float rounded would show here).
+    models = t.Model.__table__  # type: ignore[attr-defined]
+    scores = t.Score.__table__  # type: ignore[attr-defined]
+    aliases = t.ModelAlias.__table__  # type: ignore[attr-defined]
+    at = datetime(2026, 3, 10, 14, 30, 15, 123456, tzinfo=timezone(timedelta(hours=2)))
+
+    def model(kind: str, i: int) -> dict[str, Any]:
+        return {
+            **dict.fromkeys(t.SHAPE_COLUMNS),
+            "organization": ["Lab ✓", None][i],
+            "open_weights": [True, False][i],
+            "license": [None, "apache-2.0"][i],
+            "released_on": [date(2025, 2, 28), None][i],
+            "total_params_b": [0.1 + 0.2, 405.0][i],
+            "layers": [126, None][i],
+            "hf_repo": [f"Org/{kind}", None][i],
+            "slug": f"{kind}-{i}",
+            "name": f"{kind} model {i}: ünï\tcode",
+            "facts_source_id": [source_id, None][i],
+            "facts_url": [None, "https://example.test/m"][i],
+            "training_cost_approximate": False,
+            "created_at": at,
+            "updated_at": [at, NOW][i],
+        }
+
+    def score(kind: str, i: int) -> dict[str, Any]:
+        return {
+            "model_id": model_id,
+            "benchmark_id": benchmarks[i],
+            "source_id": source_id,
+            "setting": f"{kind}-{i}",
+            "value": [1 / 3, 88.0][i],
+            "available_on": date(2024, 12, 31),
+            "date_precision": "day",
+            "approximate": [True, False][i],
+            "url": [None, "https://example.test/s"][i],
+            "retrieved_at": at,
+        }
+
+    def alias(kind: str, i: int) -> dict[str, Any]:
+        return {"alias": f"{kind} alias {i}", "model_id": model_id}
+
+    driver_writes: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool):
+        if many and context.compiled is None:  # exec_driver_sql, executemany
+            driver_writes.append(" ".join(statement.split()[:3]))
+
+    with engine.connect() as conn, conn.begin() as transaction:
+        source_id = conn.exec_driver_sql("SELECT min(id) FROM source").scalar_one()
+        model_id = conn.exec_driver_sql("SELECT min(id) FROM model").scalar_one()
+        benchmarks = conn.exec_driver_sql("SELECT id FROM benchmark ORDER BY id").scalars().all()
+        event.listen(conn, "before_cursor_execute", seen)
+        for table, row, column in (
+            (models, model, "slug"),
+            (scores, score, "setting"),
+            (aliases, alias, "alias"),
+        ):
+            conn.execute(insert(table), [row("core", i) for i in range(2)])
+            insert_rows(conn, table, [row("fast", i) for i in range(2)])
+            core, fast = (_rendered(conn, table, column, kind) for kind in ("core", "fast"))
+            assert len(core) == 2 and core == fast, table.name
+        event.remove(conn, "before_cursor_execute", seen)
+        assert driver_writes == [
+            "INSERT INTO model",
+            "INSERT INTO score",
+            "INSERT INTO model_alias",
+        ]
+        transaction.rollback()
