@@ -123,7 +123,15 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 5)
     kwargs.setdefault("max_overflow", 5)
+    # The store is small enough to stay in memory (a million scores is a few hundred MB), so a
+    # random page read costs about what a sequential one does; with the default (4.0) the
+    # planner hashes a scan of the model table where an index-only scan in group order takes
+    # half the time (/fits). 1.1 is PostgreSQL's usual advice for SSDs and cached databases.
+    kwargs.setdefault("connect_args", {"options": f"-c random_page_cost={PG_RANDOM_PAGE_COST}"})
     return create_engine(parsed, **kwargs)
+
+
+PG_RANDOM_PAGE_COST = 1.1
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

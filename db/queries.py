@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
@@ -662,22 +663,21 @@ def open_models_by_score(
     # models by primary key: the database never sorts or joins the whole benchmark, and a
     # caller that stops early reads a page or two. Equal scores go largest first, then by slug.
     _use_stored(session, benchmark, as_of=None, sources=None)
-    h = _HEADLINE
-    best_first = (
-        select(h.model_id, h.score_id, h.value)
-        .where(h.benchmark_id == benchmark.id, h.open_weights == true())
-        .order_by(h.value.desc())
-        .execution_options(yield_per=_PAGE)
-    )
+    connection = session.connection()
     run: list[tuple[t.Model, int]] = []
     run_value = None
-    for page in session.exec(best_first).partitions():
+    for start in itertools.count(0, _PAGE):
+        # Plain LIMIT/OFFSET pages rather than a streaming cursor: on PostgreSQL a server-side
+        # cursor costs a DECLARE and a round trip per fetch, and a caller needs a page or two.
+        page = connection.execute(
+            _BEST_OPEN_PAGE, {"benchmark_id": benchmark.id, "skip": start, "size": _PAGE}
+        ).all()
         wanted = [row[0] for row in page]
         # By primary key only (a size filter here tempts SQLite into scanning the size index),
         # as plain rows (attribute access like a Model, a tenth of the cost to build).
         models = {
             model.id: model
-            for model in session.exec(select(*_MODEL_TABLE.c).where(_MODEL_TABLE.c.id.in_(wanted)))
+            for model in connection.execute(_MODELS_BY_ID, {"ids": wanted})
             if model.open_weights and 0 < (model.total_params_b or 0) <= max_params_b
         }
         for model_id, score_id, value in page:
@@ -687,8 +687,10 @@ def open_models_by_score(
             if run and value != run_value:
                 yield from _largest_first(run)
                 run = []
-            run.append((model, score_id))
+            run.append((model, score_id))  # type: ignore[arg-type]
             run_value = value
+        if len(page) < _PAGE:
+            break
     yield from _largest_first(run)
     has_score = (
         select(t.Score.id)
@@ -705,7 +707,17 @@ def open_models_by_score(
         yield model, None
 
 
-_PAGE = 200
+_PAGE = 300
+_BEST_OPEN_PAGE = (
+    select(_HEADLINE.model_id, _HEADLINE.score_id, _HEADLINE.value)
+    .where(_HEADLINE.benchmark_id == bindparam("benchmark_id"), _HEADLINE.open_weights == true())
+    .order_by(_HEADLINE.value.desc(), _HEADLINE.model_id)
+    .offset(bindparam("skip"))
+    .limit(bindparam("size"))
+)
+_MODELS_BY_ID = select(*_MODEL_TABLE.c).where(
+    _MODEL_TABLE.c.id.in_(bindparam("ids", expanding=True))
+)
 
 
 def _largest_first(run: list[tuple[t.Model, int]]) -> list[tuple[t.Model, int]]:
