@@ -34,15 +34,14 @@ import traceback
 from collections.abc import AsyncIterator, Iterator
 from datetime import date
 
-import discord
 import pytest
 import pytest_asyncio
 from matplotlib.figure import Figure
 from sqlalchemy import Engine, event
 
-from bot.answers import Answers
-from bot.discord_bot import GapwatchBot, build_bot
-from tests.discord_emulator import DiscordEmulator, running_client
+from bot.discord_bot import GapwatchBot
+from tests.discord_emulator import DiscordEmulator
+from tests.test_bot import synced_bot
 
 pytest_plugins = ("tests.discord_emulator.fixtures",)
 
@@ -130,12 +129,7 @@ async def debug_bot(
     discord_client_options: dict[str, object],
 ) -> AsyncIterator[GapwatchBot]:
     """The product's bot, started on the debug loop, commands synced to the guild."""
-    client = build_bot(Answers(engine, today=lambda: TODAY), **discord_client_options)
-    async with running_client(client, discord_emulator.token):
-        await client.tree.sync()
-        guild = discord.Object(discord_emulator.guild_id)
-        client.tree.copy_global_to(guild=guild)
-        await client.tree.sync(guild=guild)
+    async with synced_bot(engine, discord_emulator, discord_client_options) as client:
         yield client
 
 

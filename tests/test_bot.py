@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date
 from pathlib import Path
 
 import discord
 import pytest_asyncio
 from aiohttp import web
+from sqlalchemy import Engine
 from sqlmodel import select
 
 from bot.answers import Answers
@@ -34,10 +36,19 @@ async def bot(
     engine, discord_emulator: DiscordEmulator, discord_client_options: dict[str, object]
 ) -> AsyncIterator[GapwatchBot]:
     """The product's bot, ready, commands synced globally and to the emulator's guild."""
-    client = build_bot(Answers(engine, today=lambda: TODAY), **discord_client_options)
-    async with running_client(client, discord_emulator.token):
+    async with synced_bot(engine, discord_emulator, discord_client_options) as client:
+        yield client
+
+
+@asynccontextmanager
+async def synced_bot(
+    engine: Engine, emulator: DiscordEmulator, options: dict[str, object]
+) -> AsyncIterator[GapwatchBot]:
+    """The product's bot on the emulator, ready, commands synced globally and to its guild."""
+    client = build_bot(Answers(engine, today=lambda: TODAY), **options)
+    async with running_client(client, emulator.token):
         await client.tree.sync()
-        guild = discord.Object(discord_emulator.guild_id)
+        guild = discord.Object(emulator.guild_id)
         client.tree.copy_global_to(guild=guild)
         await client.tree.sync(guild=guild)
         yield client

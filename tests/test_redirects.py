@@ -32,6 +32,7 @@ from tests.sources.conftest import (  # noqa: F401 (fixtures)
     client,
     fixture_bytes,
     server,
+    serving,
     sleeps,
 )
 from tests.test_ingest import source_scores, source_state, store_counts
@@ -56,18 +57,8 @@ def redirect_to(location: str, status: int = 302):
 @pytest.fixture
 async def elsewhere() -> AsyncIterator[LocalServer]:
     """Another HTTP server, addressed as ``localhost`` (a host other than 127.0.0.1)."""
-    state = LocalServer()
-    app = web.Application()
-    app.router.add_route("GET", "/{tail:.*}", state.dispatch)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    state.base_url = f"http://localhost:{runner.addresses[0][1]}"
-    try:
+    async with serving("localhost") as state:
         yield state
-    finally:
-        await runner.cleanup()
 
 
 # --- the client ----------------------------------------------------------------------------

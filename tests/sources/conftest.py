@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,9 +66,9 @@ class LocalServer:
         return await handler(request)
 
 
-@pytest.fixture
-async def server() -> AsyncIterator[LocalServer]:
-    """Start a local HTTP server on 127.0.0.1 with a free port."""
+@asynccontextmanager
+async def serving(host: str = "127.0.0.1") -> AsyncIterator[LocalServer]:
+    """A local HTTP server on 127.0.0.1 with a free port, addressed as ``host``."""
     state = LocalServer()
     app = web.Application()
     app.router.add_route("GET", "/{tail:.*}", state.dispatch)
@@ -75,12 +76,18 @@ async def server() -> AsyncIterator[LocalServer]:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = runner.addresses[0][1]
-    state.base_url = f"http://127.0.0.1:{port}"
+    state.base_url = f"http://{host}:{runner.addresses[0][1]}"
     try:
         yield state
     finally:
         await runner.cleanup()
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[LocalServer]:
+    """Start a local HTTP server on 127.0.0.1 with a free port."""
+    async with serving() as state:
+        yield state
 
 
 @dataclass
