@@ -18,9 +18,19 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Integer
 from sqlmodel import Session, select
 
-from db.tables import Benchmark, Meta, Model, ModelAlias, Prediction, Score, Source
+from db.tables import (
+    SHAPE_COLUMNS,
+    Benchmark,
+    Meta,
+    Model,
+    ModelAlias,
+    Prediction,
+    Score,
+    Source,
+)
 from db.types import utcnow
 from frontier.names import normalize_name
 
@@ -29,19 +39,11 @@ log = logging.getLogger(__name__)
 SEED_DIR = Path(__file__).with_name("seed")
 VERSION_KEY = "seed_version"
 
-MODEL_INT_FIELDS = (
-    "layers",
-    "kv_heads",
-    "head_dim",
-    "hidden_size",
-    "attention_heads",
-    "max_context",
-    "sliding_window",
-    "full_attention_layers",
-    "kv_lora_rank",
-    "qk_rope_head_dim",
-    "experts",
-    "experts_per_token",
+# The integer facts of a model's shape (layers, heads, context …), parsed as int from the CSVs.
+MODEL_INT_FIELDS = tuple(
+    name
+    for name in SHAPE_COLUMNS
+    if isinstance(Model.__table__.c[name].type, Integer)  # type: ignore[attr-defined]
 )
 
 
