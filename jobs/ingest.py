@@ -21,12 +21,10 @@ the models whose scores or openness they change are named to ``db.headlines.mark
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -42,6 +40,7 @@ from db import tables as t
 from db.queries import frontier_candidates
 from db.types import utcnow
 from frontier import types as f
+from frontier.collector import collector_paused
 from frontier.names import normalize_name, slugify
 from jobs.sources.base import ModelRecord, RejectedRow, ScoreRecord, SourceBatch, benchmark_slug
 
@@ -213,7 +212,9 @@ def ingest_batch(
         # New bytes, same records (a timestamp or key order changed): nothing to read.
         result.same_records = len(batch.models) + len(batch.scores)
     else:
-        with _collector_paused():
+        # A batch's records, rows and events live until it ends: collector runs in the middle
+        # freed nothing and walked the whole heap (a third of a 60,000-record poll).
+        with collector_paused():
             _Ingest(session, source, result, now).run(batch)
         # Remembered only when every record was taken: a batch with rejected records is
         # read again next time, so its rejections are reported again.
@@ -248,26 +249,6 @@ def records_digest(batch: SourceBatch) -> str | None:
 
 _MODEL_LIST = TypeAdapter(list[ModelRecord])
 _SCORE_LIST = TypeAdapter(list[ScoreRecord])
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector for one batch's bulk work.
-
-    A batch allocates a few objects per record (validated records, rows, events) that live
-    until it ends, so the collector's runs find nothing to free, and each full run walks the
-    whole heap: a third of a 60,000-record poll's time (``bench/ingest.py``). Reference
-    counting still frees everything as usual; only cycles wait, for a few seconds at most.
-    The collector is switched back on only if it was on (two batches in two threads leave
-    it on).
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _note_success(source: t.Source, batch: SourceBatch, now: datetime) -> None:

@@ -337,3 +337,29 @@ def test_charts_render_concurrently_and_identically() -> None:
 def test_charts_do_not_import_pyplot() -> None:
     code = "import sys, frontier.charts; sys.exit('matplotlib.pyplot' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_charts_render_with_the_collector_paused_and_restore_it(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A full collection mid-render cost a chart 50-100 ms; the collector is off while a chart
+    renders and back on after (and stays off after if it was off before)."""
+    import gc
+
+    from frontier import charts
+
+    seen: list[bool] = []
+    real_png = charts._png
+
+    def spy(figure):  # type: ignore[no-untyped-def]
+        seen.append(gc.isenabled())
+        return real_png(figure)
+
+    monkeypatch.setattr(charts, "_png", spy)
+    assert gc.isenabled()
+    charts.fits_chart(FitRanking(24.0, 8192, 4.0, (), ()))
+    assert seen == [False] and gc.isenabled()
+    gc.disable()
+    try:
+        charts.fits_chart(FitRanking(24.0, 8192, 4.0, (), ()))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
