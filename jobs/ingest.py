@@ -678,14 +678,16 @@ class _Ingest:
         if base not in self.slugs_checked:
             self.fetch_slugs((base,))
         if base in self.slugs and base not in self.slug_families:
-            # Taken: read its numbered variants (rare, so one query per such name).
-            pattern = base.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "-%"
+            # Taken: read its numbered variants (rare, so one query per such name). A long base
+            # is cut to make room for the number, so the variants are found by that prefix.
+            prefix = base[: SLUG_MAX - 8]
+            pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             query = select(_MODEL.slug).where(_MODEL.slug.like(pattern, escape="\\"))
             self.slugs.update(self.conn.scalars(query))
             self.slug_families.add(base)
         slug, n = base, 2
         while slug in self.slugs:
-            slug, n = f"{base}-{n}", n + 1
+            slug, n = _numbered(base, n), n + 1
         self.slugs.add(slug)
         return slug
 
@@ -1024,6 +1026,16 @@ class _Ingest:
                         open_weights=open_weights,
                     )
                 )
+
+
+SLUG_MAX = 128
+"""The model slug column's length (``db.tables.Model.slug``)."""
+
+
+def _numbered(base: str, n: int) -> str:
+    """``base-n``, with ``base`` cut so that the whole stays within :data:`SLUG_MAX`."""
+    suffix = f"-{n}"
+    return base[: SLUG_MAX - len(suffix)] + suffix
 
 
 def _slug_base(name: str) -> str:

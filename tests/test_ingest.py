@@ -412,6 +412,23 @@ def test_reingest_after_changes_is_counted_and_written_right(engine: Engine):
     assert [w.split()[0] for w in writes(seen)] == ["UPDATE"]  # the digest, nothing else
 
 
+def test_long_names_that_clash_get_numbered_slugs_within_the_column(engine: Engine):
+    """A 128-character slug that is taken gets a number by cutting its end, not by growing
+    past the column (PostgreSQL refuses a 130-character slug; SQLite would store it)."""
+    long = "x" * 150
+    first = ingest(engine, batch("huggingface", [], [open_model(f"{long} one")]))
+    # In another poll (a fresh lookup of the taken slugs), then twice in one batch.
+    second = ingest(engine, batch("huggingface", [], [open_model(f"{long} two")]))
+    third = ingest(
+        engine, batch("huggingface", [], [open_model(f"{long} three"), open_model(f"{long} 4")])
+    )
+    slugs = [e.model_slug for r in (first, second, third) for e in r.events]
+    assert slugs == ["x" * 128, "x" * 126 + "-2", "x" * 126 + "-3", "x" * 126 + "-4"]
+    with session_scope(engine) as session:
+        stored_slugs = session.exec(select(t.Model.slug).where(t.Model.slug.like("xxxx%"))).all()
+    assert sorted(stored_slugs) == sorted(slugs)
+
+
 def test_new_models_get_free_slugs_and_repo_ids_match_in_any_case(engine: Engine):
     models = [open_model(f"Shared {lab}", hf_repo=f"{lab}/shared-name") for lab in "abc"]
     result = ingest(engine, batch("huggingface", [], models))
