@@ -24,7 +24,6 @@ from jobs.sources.base import (
     RejectedRow,
     ScoreRecord,
     SourceBatch,
-    SourceFormatError,
     SourceState,
     benchmark_slug,
     build_record,
@@ -34,7 +33,7 @@ from jobs.sources.base import (
     to_percent,
     utcnow,
 )
-from jobs.sources.http import json_document
+from jobs.sources.http import json_data_list
 
 if TYPE_CHECKING:
     from jobs.sources.http import SourceClient
@@ -58,13 +57,11 @@ def parse_models(
     Raises:
         SourceFormatError: No ``data`` list.
     """
-    data = json_document(payload, source="artificial_analysis")
-    if not isinstance(data, Mapping) or not isinstance(data.get("data"), list):
-        raise SourceFormatError("response has no 'data' list", source="artificial_analysis")
+    entries = json_data_list(payload, source="artificial_analysis")
     rejected: list[RejectedRow] = []
     models: list[ModelRecord] = []
     scores: list[ScoreRecord] = []
-    for entry in data["data"]:
+    for entry in entries:
         if not isinstance(entry, Mapping) or not clean_text(entry.get("name")):
             rejected.append(RejectedRow.of("model without a name", entry))
             continue

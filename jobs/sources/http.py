@@ -190,6 +190,18 @@ def json_document(payload: bytes | str | Any, *, source: str) -> Any:
     return payload
 
 
+def json_data_list(payload: bytes | str | Any, *, source: str) -> list[Any]:
+    """The ``data`` list of a ``{"data": [...]}`` document (OpenRouter, Artificial Analysis).
+
+    Raises:
+        SourceFormatError: Not JSON, or no ``data`` list.
+    """
+    document = json_document(payload, source=source)
+    if not isinstance(document, Mapping) or not isinstance(document.get("data"), list):
+        raise SourceFormatError("response has no 'data' list", source=source)
+    return document["data"]
+
+
 def decode_json(
     content: bytes, content_type: str | None = None, *, source: str | None = None
 ) -> Any:

@@ -18,12 +18,11 @@ from jobs.sources.base import (
     ModelRecord,
     RejectedRow,
     SourceBatch,
-    SourceFormatError,
     build_record,
     clean_text,
     utcnow,
 )
-from jobs.sources.http import json_document
+from jobs.sources.http import json_data_list
 
 DEFAULT_URL = "https://openrouter.ai/api/v1/models"
 
@@ -39,12 +38,10 @@ def parse_models(
     Raises:
         SourceFormatError: No ``data`` list.
     """
-    data = json_document(payload, source="openrouter")
-    if not isinstance(data, Mapping) or not isinstance(data.get("data"), list):
-        raise SourceFormatError("response has no 'data' list", source="openrouter")
+    entries = json_data_list(payload, source="openrouter")
     rejected: list[RejectedRow] = []
     models: list[ModelRecord] = []
-    for item in data["data"]:
+    for item in entries:
         if not isinstance(item, Mapping) or not clean_text(item.get("id")):
             rejected.append(RejectedRow.of("model without an id", item))
             continue
