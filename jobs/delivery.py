@@ -574,16 +574,7 @@ class Dispatcher:
         delivery.claimed_by = None
         report.dropped += 1
         if delivery.guild_id is not None:
-            record_trace(
-                session,
-                guild_id=delivery.guild_id,
-                kind=alert.kind,
-                subject=_subject(alert),
-                stage=reason,
-                at=now,
-                detail=DROP_DETAILS.get(reason),
-                alert_id=alert.id,
-            )
+            _trace_delivery(session, delivery, alert, reason, now, DROP_DETAILS.get(reason))
 
     def _hold(
         self,
@@ -602,15 +593,13 @@ class Dispatcher:
         delivery.held_until = decision.until
         report.held += 1
         if first_hold and delivery.guild_id is not None:
-            record_trace(
+            _trace_delivery(
                 session,
-                guild_id=delivery.guild_id,
-                kind=alert.kind,
-                subject=_subject(alert),
-                stage=decision.reason or "held",
-                at=now,
-                detail=f"held until {_when(decision.until)}" if decision.until else None,
-                alert_id=alert.id,
+                delivery,
+                alert,
+                decision.reason or "held",
+                now,
+                f"held until {_when(decision.until)}" if decision.until else None,
             )
 
     # record ---------------------------------------------------------------------------------
@@ -657,15 +646,13 @@ class Dispatcher:
         delivery.last_error = None
         delivery.claimed_by = None
         if delivery.guild_id is not None and alert is not None:
-            record_trace(
+            _trace_delivery(
                 session,
-                guild_id=delivery.guild_id,
-                kind=alert.kind,
-                subject=_subject(alert),
-                stage="delivered",
-                at=now,
-                detail=f"to {delivery.target_kind} {delivery.target_id}",
-                alert_id=alert.id,
+                delivery,
+                alert,
+                "delivered",
+                now,
+                f"to {delivery.target_kind} {delivery.target_id}",
             )
 
     def _retry(
@@ -719,16 +706,7 @@ class Dispatcher:
         if delivery.target_kind == "channel" and delivery.guild_id is not None:
             tell_admins_target_lost(session, delivery.guild_id, delivery.target_id, error, now)
         if delivery.guild_id is not None and alert is not None:
-            record_trace(
-                session,
-                guild_id=delivery.guild_id,
-                kind=alert.kind,
-                subject=_subject(alert),
-                stage="target lost",
-                at=now,
-                detail=error,
-                alert_id=alert.id,
-            )
+            _trace_delivery(session, delivery, alert, "target lost", now, error)
 
 
 def disable_target(session: Session, kind: str, target_id: int, error: str, now: datetime) -> None:
@@ -791,6 +769,28 @@ def _channel_settings(
     if delivery.guild_id not in cache:
         cache[delivery.guild_id] = session.get(t.GuildSettings, delivery.guild_id)
     return cache[delivery.guild_id]
+
+
+def _trace_delivery(
+    session: Session,
+    delivery: t.Delivery,
+    alert: t.Alert,
+    stage: str,
+    at: datetime,
+    detail: str | None,
+) -> None:
+    """Record one step of an alert's delivery in its server's trace (``/alerts why``)."""
+    assert delivery.guild_id is not None
+    record_trace(
+        session,
+        guild_id=delivery.guild_id,
+        kind=alert.kind,
+        subject=_subject(alert),
+        stage=stage,
+        at=at,
+        detail=detail,
+        alert_id=alert.id,
+    )
 
 
 def _subject(alert: t.Alert) -> str:
