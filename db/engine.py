@@ -128,10 +128,39 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     # planner hashes a scan of the model table where an index-only scan in group order takes
     # half the time (/fits). 1.1 is PostgreSQL's usual advice for SSDs and cached databases.
     kwargs.setdefault("connect_args", {"options": f"-c random_page_cost={PG_RANDOM_PAGE_COST}"})
-    return create_engine(parsed, **kwargs)
+    engine = create_engine(parsed, **kwargs)
+    event.listen(engine, "do_executemany", _copy_executemany)
+    return engine
 
 
 PG_RANDOM_PAGE_COST = 1.1
+
+COPY_ROWS = "gapwatch_copy_rows"
+"""Execution option of a bulk ``INSERT`` on PostgreSQL: ``(table, columns, keys)`` lets its
+``executemany`` run as one ``COPY table (columns) FROM STDIN`` (each row's values taken from
+its parameters in ``keys`` order).
+
+The statement still goes through SQLAlchemy as the ``INSERT`` it is, so every hook, log and
+error path sees it (``before_cursor_execute`` gets the INSERT text); only the driver call
+differs. ``COPY`` is PostgreSQL's bulk load: it skips the planning, binding and executor
+start-up of each row, and writes rows to a page in batches, which makes a poll's score rows
+go in about 40% faster than through psycopg's pipelined ``executemany`` (docs/performance.md).
+It checks the same constraints and fires the same triggers. Used by
+``jobs.ingest.insert_rows`` for rows with no default to compute and nothing to return."""
+
+
+def _copy_executemany(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
+    """The ``do_executemany`` dialect event: run a :data:`COPY_ROWS` insert as a ``COPY``."""
+    plan = context.execution_options.get(COPY_ROWS) if context is not None else None
+    if plan is None:
+        return False  # any other executemany: the driver's own
+    table, columns, keys = plan
+    quote = context.dialect.identifier_preparer.quote
+    names = ", ".join(quote(column) for column in columns)
+    with cursor.copy(f"COPY {quote(table)} ({names}) FROM STDIN") as copy:
+        for row in parameters:
+            copy.write_row([row[key] for key in keys])
+    return True
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

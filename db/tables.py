@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, UniqueConstraint, false
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
 from db.types import UTCDateTime, utcnow
@@ -103,6 +103,8 @@ class Model(SQLModel, table=True):
         # /fits groups the open models by shape: with every shape column in one index, in
         # that order, the grouping reads the index alone, already in group order.
         Index("ix_model_shape", "open_weights", *SHAPE_COLUMNS),
+        # Ingest finds models by Hugging Face repo id case-insensitively (jobs.ingest).
+        Index("ix_model_hf_repo_lower", text("lower(hf_repo)")),
     )
     id: int | None = Field(default=None, primary_key=True)
     slug: str = Field(unique=True, max_length=128)
@@ -129,7 +131,7 @@ class Model(SQLModel, table=True):
     training_cost_usd: float | None = None
     training_cost_approximate: bool = False
     training_cost_source_id: int | None = Field(default=None, foreign_key="source.id")
-    hf_repo: str | None = Field(default=None, max_length=256, index=True)
+    hf_repo: str | None = Field(default=None, max_length=256)
     facts_source_id: int | None = Field(default=None, foreign_key="source.id")
     facts_url: str | None = None
     arch_source_id: int | None = Field(default=None, foreign_key="source.id")
@@ -171,8 +173,9 @@ class Score(SQLModel, table=True):
         ),
     )
     id: int | None = Field(default=None, primary_key=True)
+    # No index of its own: uq_score_key starts with model_id.
     model_id: int = Field(
-        sa_column=Column(ForeignKey("model.id", ondelete="CASCADE"), nullable=False, index=True)
+        sa_column=Column(ForeignKey("model.id", ondelete="CASCADE"), nullable=False)
     )
     benchmark_id: int = Field(foreign_key="benchmark.id")
     source_id: int = Field(foreign_key="source.id", index=True)

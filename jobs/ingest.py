@@ -37,6 +37,7 @@ from sqlmodel import Session, select
 
 from db import headlines
 from db import tables as t
+from db.engine import COPY_ROWS
 from db.queries import frontier_candidates
 from db.types import utcnow
 from frontier import types as f
@@ -358,10 +359,13 @@ def insert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
         columns.append(values)
     if compiled.positional:
         params: list[Any] = list(zip(*columns, strict=True))
+        options = {}
     else:
         escaped = [compiled.escaped_bind_names.get(name, name) for name in names]
         params = [dict(zip(escaped, values, strict=True)) for values in zip(*columns, strict=True)]
-    conn.exec_driver_sql(compiled.string, params)
+        # PostgreSQL: the same INSERT, its rows sent as one COPY (db.engine.COPY_ROWS).
+        options = {COPY_ROWS: (table.name, names, escaped)} if dialect.name == "postgresql" else {}
+    conn.exec_driver_sql(compiled.string, params, execution_options=options)
 
 
 _UNSET = object()
@@ -598,22 +602,20 @@ class _Ingest:
                 self.aliases.setdefault(alias, model_id)
 
     def fetch_repos(self, repos: Iterable[str]) -> None:
-        """Models by Hugging Face repo id, case-insensitively (``by_repo`` is by lower case).
-
-        The repo ids as written are looked up first (through the index); only those not
-        found are compared in lower case, which reads the whole table.
-        """
+        """Models by Hugging Face repo id, case-insensitively (``by_repo`` is by lower case),
+        through the index on ``lower(hf_repo)``. Where stored repo ids differ only in case,
+        the one written as asked wins, then the newest model."""
         wanted = {repo.lower(): repo for repo in repos if repo.lower() not in self.repos_checked}
         self.repos_checked.update(wanted)
-        found: dict[str, int] = {}
-        for where in self.among(_MODEL.hf_repo, wanted.values()):
+        found: dict[str, tuple[bool, int]] = {}
+        for where in self.among(func.lower(_MODEL.hf_repo), wanted):
             query = select(_MODEL.id, _MODEL.hf_repo).where(where).order_by(_MODEL.id)
-            found.update((repo.lower(), model_id) for model_id, repo in self.conn.execute(query))
-        missing = [key for key in wanted if key not in found]
-        for where in self.among(func.lower(_MODEL.hf_repo), missing):
-            query = select(_MODEL.id, _MODEL.hf_repo).where(where).order_by(_MODEL.id)
-            found.update((repo.lower(), model_id) for model_id, repo in self.conn.execute(query))
-        for key, model_id in found.items():
+            for model_id, repo in self.conn.execute(query):
+                key = repo.lower()
+                exact = repo == wanted.get(key)
+                if exact or not found.get(key, (False, 0))[0]:
+                    found[key] = (exact, model_id)
+        for key, (_exact, model_id) in found.items():
             if key in wanted:
                 self.by_repo.setdefault(key, model_id)
 

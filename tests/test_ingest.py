@@ -567,3 +567,41 @@ def test_bulk_insert_stores_exactly_what_core_stores(engine: Engine):
             "INSERT INTO model_alias",
         ]
         transaction.rollback()
+
+
+def test_bulk_rows_go_in_as_one_statement_and_come_back_as_written(engine: Engine):
+    """``insert_rows`` on PostgreSQL sends its rows as one ``COPY`` (db.engine.COPY_ROWS): a
+    statement-level trigger fires once for them, not once a row, and text that COPY's own
+    format escapes (tabs, newlines, backslashes, its NULL marker) is stored as written. On
+    SQLite the rows are one ``executemany``."""
+    aliases = t.ModelAlias.__table__  # type: ignore[attr-defined]
+    texts = ["tab\there", "new\nline", "back\\slash", "\\N", "ünï ✓", "end\\", "a\rb"]
+    postgres = engine.dialect.name == "postgresql"
+    with engine.connect() as conn, conn.begin() as transaction:
+        model_id = conn.exec_driver_sql("SELECT min(id) FROM model").scalar_one()
+        if postgres:
+            conn.exec_driver_sql("CREATE TEMP TABLE fired (n int)")
+            conn.exec_driver_sql(
+                "CREATE FUNCTION pg_temp.count_statement() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN INSERT INTO fired VALUES (1); RETURN NULL; END $$"
+            )
+            conn.exec_driver_sql(
+                "CREATE TRIGGER count_statement AFTER INSERT ON model_alias "
+                "FOR EACH STATEMENT EXECUTE FUNCTION pg_temp.count_statement()"
+            )
+        many: list[bool] = []
+
+        def seen(conn: Any, cursor: Any, statement: str, params: Any, context: Any, m: bool):
+            many.append(m)
+
+        event.listen(conn, "before_cursor_execute", seen)
+        insert_rows(conn, aliases, [{"alias": a, "model_id": model_id} for a in texts])
+        event.remove(conn, "before_cursor_execute", seen)
+        assert many == [True]  # one executemany as SQLAlchemy sees it
+        if postgres:
+            assert conn.exec_driver_sql("SELECT count(*) FROM fired").scalar_one() == 1
+        stored = conn.execute(
+            select(aliases.c.alias).where(aliases.c.alias.in_(texts))  # type: ignore[arg-type]
+        ).scalars()
+        assert sorted(stored) == sorted(texts)
+        transaction.rollback()

@@ -42,8 +42,30 @@ def test_migrations_create_every_table_and_match_the_models(blank_db_url: str) -
         assert migrate.current_revision(engine) == migrate.head_revision(engine)
         assert set(inspect(engine).get_table_names()) >= TABLES
         with engine.connect() as connection:
+            # (SQLite cannot reflect ix_model_hf_repo_lower: the test below checks it.)
             context = MigrationContext.configure(connection, opts={"compare_type": True})
             assert compare_metadata(context, SQLModel.metadata) == []
+    finally:
+        engine.dispose()
+
+
+def test_models_are_found_by_lower_case_repo_id_through_an_index(migrated_db_url: str) -> None:
+    """Ingest looks models up by ``lower(hf_repo)`` (jobs.ingest.fetch_repos): an index
+    answers it, on both databases, instead of a scan of the model table."""
+    engine = make_engine(migrated_db_url)
+    lookup = "SELECT id FROM model WHERE lower(hf_repo) IN ('org/a', 'org/b')"
+    try:
+        with engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                plan = " ".join(
+                    str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {lookup}")
+                )
+            else:
+                conn.exec_driver_sql("SET enable_seqscan = off")  # an empty table: force the choice
+                plan = " ".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN {lookup}"))
+        assert "ix_model_hf_repo_lower" in plan, plan
+        indexes = {i["name"] for i in inspect(engine).get_indexes("score")}
+        assert "ix_score_model_id" not in indexes  # uq_score_key leads with model_id
     finally:
         engine.dispose()
 
