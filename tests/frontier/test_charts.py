@@ -7,6 +7,7 @@ pytest turns warnings into errors, so a missing glyph or a mathtext warning fail
 
 from __future__ import annotations
 
+import io
 import math
 import struct
 import subprocess
@@ -155,6 +156,28 @@ def assert_discord_png(data: bytes) -> None:
     assert width >= MIN_WIDTH
     assert 0.4 <= height / width <= 0.8
     assert len(data) < MAX_BYTES
+    # A real decoder reads it whole (every chunk's CRC, the zlib stream, every row).
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        image.load()
+        assert image.size == (width, height) and image.mode == "RGBA"
+
+
+def test_png_encoding_keeps_every_pixel_and_the_dpi() -> None:
+    """charts writes its PNGs itself (``_encode_png``): Pillow must read back the same pixels,
+    odd sizes and every byte value included, and the resolution savefig would record."""
+    import numpy as np
+    from PIL import Image
+
+    from frontier.charts import DPI, _encode_png
+
+    rng = np.random.default_rng(7)
+    for height, width in ((1, 1), (3, 7), (61, 129)):
+        pixels = rng.integers(0, 256, size=(height, width, 4), dtype=np.uint8)
+        with Image.open(io.BytesIO(_encode_png(pixels, DPI))) as image:
+            assert np.array_equal(np.asarray(image.convert("RGBA")), pixels)
+            assert image.info["dpi"] == pytest.approx((DPI, DPI), abs=0.05)  # per metre, rounded
 
 
 def realistic_ranking() -> FitRanking:
