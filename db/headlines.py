@@ -43,6 +43,7 @@ from sqlalchemy import (
     inspect,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -143,6 +144,9 @@ def _ranked(connection: Connection | None, model_ids: list[int] | None) -> Any:
 
 
 _COLUMNS = ("benchmark_id", "model_id", "score_id", "value", "available_on", "open_weights")
+
+_RECORD = t.Headline.__table__.c.record == true()  # type: ignore[attr-defined]
+"""A frontier record, in the words of ``ix_headline_records``'s predicate (db.tables)."""
 
 
 # (score id, benchmark id, openness, date, value): one headline row as writes return it.
@@ -257,7 +261,7 @@ def _mark_changed_records(
         mine = (h.benchmark_id == benchmark_id, h.open_weights == open_weights)
         flagged = {
             row[0]: tuple(row)
-            for row in connection.execute(select(*(h[n] for n in _POINT)).where(*mine, h.record))
+            for row in connection.execute(select(*(h[n] for n in _POINT)).where(*mine, _RECORD))
         }
         pool = dict(flagged)
         if side in since:
@@ -314,7 +318,7 @@ def mark_records(connection: Connection, benchmark_ids: Iterable[int] | None) ->
         return
     h = t.Headline.__table__.c  # type: ignore[attr-defined]
     records = _record_ids(connection, wanted)
-    flagged = select(h.score_id).where(h.record.is_(True))
+    flagged = select(h.score_id).where(_RECORD)
     if wanted is not None:
         flagged = flagged.where(h.benchmark_id.in_(wanted))
     stored = set(connection.execute(flagged).scalars())
@@ -340,7 +344,7 @@ def stale(connection: Connection) -> int:
         select(func.count()).select_from(stored.except_(fresh).subquery())
     ).scalar_one()
     h = t.Headline.__table__.c  # type: ignore[attr-defined]
-    flagged = set(connection.execute(select(h.score_id).where(h.record.is_(True))).scalars())
+    flagged = set(connection.execute(select(h.score_id).where(_RECORD)).scalars())
     records = _record_ids(connection, None)
     return int(missing) + int(extra) + len(flagged ^ records)
 

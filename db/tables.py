@@ -363,8 +363,21 @@ class Headline(SQLModel, table=True):
         ),
         # The leaderboard and /fits read one benchmark's rows best first.
         Index("ix_headline_value", "benchmark_id", "value"),
-        # The gap, lag and prediction answers read a benchmark's frontier records.
-        Index("ix_headline_record", "benchmark_id", "record"),
+        # The gap, lag and prediction answers read a benchmark's frontier records, and marking
+        # them reads one side's: a few dozen rows of a benchmark's thousands, so the index
+        # holds only them (covering both reads) and a new row, not a record, costs it nothing.
+        # Queries must say ``record == true()`` (SQLite: "record = 1", the predicate's words;
+        # PostgreSQL proves "record" from "record = true" but not from "record IS true").
+        Index(
+            "ix_headline_records",
+            "benchmark_id",
+            "open_weights",
+            "available_on",
+            "value",
+            "score_id",
+            sqlite_where=text("record = 1"),
+            postgresql_where=text("record"),
+        ),
     )
     # Model first in the key: recomputing a model's rows finds them by the key alone.
     model_id: int = Field(

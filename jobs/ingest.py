@@ -208,7 +208,8 @@ def ingest_batch(
         _note_unchanged(source, batch, now)
         _log_rejections(result)
         return result
-    digest = records_digest(batch)
+    digested = _digest(batch)
+    digest, nul = digested if digested is not None else (None, True)
     if digest is not None and digest == source.records_hash:
         # New bytes, same records (a timestamp or key order changed): nothing to read.
         result.same_records = len(batch.models) + len(batch.scores)
@@ -216,7 +217,7 @@ def ingest_batch(
         # A batch's records, rows and events live until it ends: collector runs in the middle
         # freed nothing and walked the whole heap (a third of a 60,000-record poll).
         with collector_paused():
-            _Ingest(session, source, result, now).run(batch)
+            _Ingest(session, source, result, now, nul=nul).run(batch)
         # Remembered only when every record was taken: a batch with rejected records is
         # read again next time, so its rejections are reported again.
         clean = len(result.rejected) == len(batch.rejected)
@@ -239,13 +240,24 @@ def records_digest(batch: SourceBatch) -> str | None:
     against about 16 µs to read one and compare it with the store. None when a record cannot
     be serialized (a record built without validation can hold anything): read in full.
     """
+    digested = _digest(batch)
+    return digested[0] if digested is not None else None
+
+
+def _digest(batch: SourceBatch) -> tuple[str, bool] | None:
+    """:func:`records_digest`, and whether the records' text may hold a NUL character (JSON
+    writes one as ``\\u0000``; so does a backslash followed by ``u0000``, which only costs
+    the check of every record that a NUL would)."""
     digest = hashlib.sha256(f"{INGEST_VERSION}:{batch.source}:{batch.url}".encode())
+    nul = False
     try:
-        digest.update(_MODEL_LIST.dump_json(batch.models, warnings=False))
-        digest.update(_SCORE_LIST.dump_json(batch.scores, warnings=False))
+        for records, adapter in ((batch.models, _MODEL_LIST), (batch.scores, _SCORE_LIST)):
+            data = adapter.dump_json(records, warnings=False)  # type: ignore[attr-defined]
+            nul = nul or b"\\u0000" in data
+            digest.update(data)
     except (PydanticSerializationError, TypeError, ValueError):
         return None
-    return digest.hexdigest()
+    return digest.hexdigest(), nul
 
 
 _MODEL_LIST = TypeAdapter(list[ModelRecord])
@@ -302,18 +314,19 @@ def _reason(exc: ValueError) -> str:
 _R = TypeVar("_R", ModelRecord, ScoreRecord)
 
 
-def _validated(record: _R) -> _R:
+def _validated(record: _R, *, nul: bool = True) -> _R:
     """Re-validate a record (a batch may hold records built without validation).
 
-    NUL characters are dropped first: PostgreSQL text cannot hold them (SQLite can), and a
-    row must be stored the same way on both. The record's own field values are validated
-    (``__dict__``, as ``model_dump`` would give them, without the cost of serializing).
+    NUL characters are dropped first (unless ``nul`` is False: the batch's JSON showed none):
+    PostgreSQL text cannot hold them (SQLite can), and a row must be stored the same way on
+    both. The record's own field values are validated (``__dict__``, as ``model_dump`` would
+    give them, without the cost of serializing).
 
     Raises:
         ValueError: The record breaks its model's rules (``ValidationError`` is one).
     """
     data = record.__dict__
-    for value in data.values():  # a plain loop: this runs for every field of every record
+    for value in data.values() if nul else ():  # a plain loop: every field of every record
         if isinstance(value, str) and "\x00" in value:
             data = {
                 name: value.replace("\x00", "") if isinstance(value, str) else value
@@ -462,8 +475,11 @@ available on, approximate, url) if any, and the score's date."""
 class _Ingest:
     """The writes of one batch: the store's names looked up in bulk, rows written in bulk."""
 
-    def __init__(self, session: Session, source: t.Source, result: IngestResult, now: datetime):
+    def __init__(
+        self, session: Session, source: t.Source, result: IngestResult, now: datetime, *, nul: bool
+    ):
         self.session = session
+        self.nul = nul  # whether a record's text may hold a NUL character (see _digest)
         self.conn: Connection = session.connection()
         self.postgres = self.conn.dialect.name == "postgresql"
         self.source = source
@@ -501,7 +517,7 @@ class _Ingest:
         self.preload(batch)
         for raw in batch.models:
             try:
-                record = _validated(raw)
+                record = _validated(raw, nul=self.nul)
             except ValueError as exc:
                 self.reject(f"model: {_reason(exc)}", raw)
                 continue
@@ -840,7 +856,7 @@ class _Ingest:
     def resolve(self, raw: ScoreRecord) -> _Planned | None:
         """Validate a score and match its model and benchmark; None (and a rejection) if bad."""
         try:
-            record = _validated(raw)
+            record = _validated(raw, nul=self.nul)
             bench = self.benchmark(record)
         except ValueError as exc:
             self.reject(f"score: {_reason(exc)}", raw)
