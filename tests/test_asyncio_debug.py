@@ -9,7 +9,7 @@ store in every command, charts in /gap and /lag, fuzzy matching in autocomplete)
 Two checks, so that the verdict does not hang on timing alone:
 
 * **Where blocking work runs.** Every SQL statement (an engine event) and every chart render
-  (``Figure.savefig``) is checked to run off the event loop's thread, whatever it costs: on
+  (``FigureCanvasAgg.draw``) is checked to run off the event loop's thread, whatever it costs: on
   the small test store a sync query on the loop takes a millisecond, under any threshold.
 * **How long a step holds the loop.** ``slow_callback_duration`` = :data:`SLOW_CALLBACK`
   = 0.25 s, more than the checklist's 0.1 s because CI is a loaded 2-core box. Measured here
@@ -36,7 +36,7 @@ from datetime import date
 
 import pytest
 import pytest_asyncio
-from matplotlib.figure import Figure
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from sqlalchemy import Engine, event
 
 from bot.discord_bot import GapwatchBot
@@ -106,14 +106,14 @@ def on_loop_thread(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     def before_execute(_conn, _cursor, statement: str, *_args) -> None:
         check(f"SQL: {statement[:120]}")
 
-    savefig = Figure.savefig
+    draw = FigureCanvasAgg.draw
 
-    def checked_savefig(figure: Figure, *args, **kwargs):
-        check("chart render (Figure.savefig)")
-        return savefig(figure, *args, **kwargs)
+    def checked_draw(canvas: FigureCanvasAgg, *args, **kwargs):
+        check("chart render (FigureCanvasAgg.draw)")
+        return draw(canvas, *args, **kwargs)
 
     event.listen(engine, "before_cursor_execute", before_execute)
-    monkeypatch.setattr(Figure, "savefig", checked_savefig)
+    monkeypatch.setattr(FigureCanvasAgg, "draw", checked_draw)
     try:
         yield seen
     finally:
@@ -181,7 +181,7 @@ async def test_commands_never_block_the_event_loop(
         await handle.wait_for_callback(timeout=15)
         await handle.wait_for_followups(1, timeout=30)
 
-    assert {"SQL", "chart render (Figure.savefig)"} <= set(on_loop_thread.checked)
+    assert {"SQL", "chart render (FigureCanvasAgg.draw)"} <= set(on_loop_thread.checked)
     assert on_loop_thread == [], "blocking work on the event loop:\n" + "\n".join(on_loop_thread)
     worst = max((seconds for seconds, _ in slow_callbacks.seen), default=0.0)
     print(f"\nslow steps: {len(slow_callbacks.seen)}, worst step {worst:.3f} s")
