@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
+import json
 import math
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Subquery, bindparam, case, func, literal, or_, true, union_all
+from sqlalchemy import (
+    Connection,
+    Subquery,
+    Text,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal_column,
+    or_,
+    true,
+    union,
+    union_all,
+)
 from sqlmodel import Session, select
 
 from db import headlines
@@ -37,6 +53,130 @@ def find_benchmark(session: Session, text: str) -> t.Benchmark:
             return bench
         choices.update({normalize_name(n): bench.name for n in names})
     raise NotFoundError(f"no benchmark {text.strip()[:60]!r}", suggest(text, choices))
+
+
+@dataclass(frozen=True)
+class BenchmarkRow:
+    """A benchmark row as plain values, with the attributes of ``t.Benchmark`` the queries
+    read, and its analytics view (``to_benchmark``)."""
+
+    id: int
+    key: str
+    name: str
+    aliases: tuple[str, ...]
+    higher_is_better: bool
+    canonical_setting: str | None
+    question_count: int | None
+    question_count_source: str | None
+    question_count_url: str | None
+    tracked: bool
+    key_order: int
+    view: f.Benchmark = field(compare=False)
+
+
+@dataclass(frozen=True)
+class BenchmarkTable:
+    """The benchmark table as read: its rows in scan order and every name they go by."""
+
+    rows: tuple[BenchmarkRow, ...]
+    by_name: dict[str, BenchmarkRow]
+    choices: dict[str, str]
+
+    @property
+    def tracked(self) -> list[BenchmarkRow]:
+        """The tracked benchmarks in key order, as :func:`tracked_benchmarks` lists them."""
+        return sorted((row for row in self.rows if row.tracked), key=lambda row: row.key_order)
+
+    @property
+    def in_order(self) -> list[BenchmarkRow]:
+        """Every benchmark, tracked ones first, then by key, as :func:`all_benchmarks`."""
+        return sorted(self.rows, key=lambda row: (not row.tracked, row.key_order))
+
+    def find(self, text: str) -> BenchmarkRow:
+        """The benchmark ``text`` names, as :func:`find_benchmark` finds it.
+
+        Raises:
+            NotFoundError: with the closest names as suggestions.
+        """
+        found = self.by_name.get(normalize_name(text))
+        if found is None:
+            raise NotFoundError(f"no benchmark {text.strip()[:60]!r}", suggest(text, self.choices))
+        return found
+
+
+# The answers read the benchmark table (a few dozen rows) on every question, as plain values,
+# and resolve names in what they read: no benchmark is remembered between answers, so no
+# write (ORM or Core, this process or another sharing the store) can leave an answer with a
+# stale benchmark. What is kept is only the indexing of a table state already seen, keyed by
+# the rows' whole content (aliases as their stored JSON text): any change is a new state.
+_BENCH = t.Benchmark.__table__.c  # type: ignore[attr-defined]
+_BENCHMARK_ROWS = select(  # type: ignore[call-overload]
+    _BENCH.id,
+    _BENCH.key,
+    _BENCH.name,
+    cast(_BENCH.aliases, Text),
+    _BENCH.higher_is_better,
+    _BENCH.canonical_setting,
+    _BENCH.question_count,
+    _BENCH.question_count_source,
+    _BENCH.question_count_url,
+    _BENCH.tracked,
+    # The row's place in key order as the database collates (the order of
+    # ``tracked_benchmarks``), so that no second statement sorts them.
+    func.row_number().over(order_by=_BENCH.key),
+).order_by(_BENCH.id)
+
+
+def benchmark_table(session: Session | Connection) -> BenchmarkTable:
+    """Every benchmark, read now as plain values (one statement), indexed by name.
+
+    Rows are scanned in id order (the ORM scan of :func:`find_benchmark` has no order: on
+    SQLite it is id order; on PostgreSQL, heap order), so a name two benchmarks claim always
+    resolves to the older one."""
+    rows = _connection(session).execute(_BENCHMARK_ROWS).all()
+    return _index_benchmarks(tuple(tuple(row) for row in rows))
+
+
+@functools.lru_cache(maxsize=16)
+def _index_benchmarks(rows: tuple[tuple[Any, ...], ...]) -> BenchmarkTable:
+    """Rows of the benchmark table indexed by normalized name; the first row (in the table's
+    scan order, as :func:`find_benchmark` scans) to go by a name keeps it."""
+    found: list[BenchmarkRow] = []
+    by_name: dict[str, BenchmarkRow] = {}
+    choices: dict[str, str] = {}
+    for (
+        bench_id,
+        key,
+        name,
+        aliases,
+        hib,
+        canonical,
+        count,
+        count_source,
+        count_url,
+        tracked,
+        key_order,
+    ) in rows:
+        values = SimpleNamespace(
+            id=bench_id,
+            key=key,
+            name=name,
+            aliases=tuple(json.loads(aliases) or ()) if aliases else (),
+            higher_is_better=bool(hib),
+            canonical_setting=canonical,
+            question_count=count,
+            question_count_source=count_source,
+            question_count_url=count_url,
+            tracked=bool(tracked),
+            key_order=key_order,
+        )
+        row = BenchmarkRow(**vars(values), view=to_benchmark(values))  # type: ignore[arg-type]
+        found.append(row)
+        for alias in (row.key, row.name, *row.aliases):
+            folded = normalize_name(alias)
+            by_name.setdefault(folded, row)
+            choices[folded] = row.name
+    return BenchmarkTable(tuple(found), by_name, choices)
 
 
 def all_benchmarks(session: Session) -> list[t.Benchmark]:
@@ -70,8 +210,10 @@ def tracked_benchmarks(session: Session) -> list[t.Benchmark]:
     )
 
 
-def to_benchmark(row: t.Benchmark) -> f.Benchmark:
+def to_benchmark(row: t.Benchmark | BenchmarkRow) -> f.Benchmark:
     """The analytics' view of a benchmark row."""
+    if isinstance(row, BenchmarkRow):
+        return row.view
     citation = None
     if row.question_count_source:
         citation = f.Citation("benchmark", row.question_count_source, row.question_count_url)
@@ -144,30 +286,45 @@ def _headline(
 
 
 _HEADLINE = t.Headline.__table__.c  # type: ignore[attr-defined]
+
+
+def _connection(db: Session | Connection) -> Connection:
+    """The connection of a session, or the connection itself."""
+    return db.connection() if isinstance(db, Session) else db
+
+
 _MODEL_TABLE = t.Model.__table__  # type: ignore[attr-defined]
 
 
 def _use_stored(
-    session: Session,
+    session: Session | Connection,
     benchmark: t.Benchmark,
     *,
     as_of: date | None,
     sources: Sequence[str] | None,
+    probe: bool = True,
 ) -> bool:
     """Whether the stored headline choice answers this question (and, if so, bring it up to
     date with this session's writes): it is the choice among all of a benchmark's scores, so
-    not for some sources only, nor for a date before one of the benchmark's scores."""
-    if sources is not None or _scores_after(session, benchmark, as_of):
+    not for some sources only, nor for a date before one of the benchmark's scores.
+
+    ``probe=False`` leaves the test for a score after ``as_of`` to the caller, whose own
+    statement carries it (and which falls back to the read-time choice if there is one)."""
+    if sources is not None or (probe and _scores_after(session, benchmark, as_of)):
         return False
-    headlines.sync(session)
+    if isinstance(session, Session):
+        # A bare connection has no unit of work, hence nothing pending to sync.
+        headlines.sync(session)
     return True
 
 
-def _scores_after(session: Session, benchmark: t.Benchmark, as_of: date | None) -> bool:
+def _scores_after(
+    session: Session | Connection, benchmark: t.Benchmark, as_of: date | None
+) -> bool:
     """Whether the benchmark has a score dated after ``as_of`` (an index probe)."""
     if as_of is None:
         return False
-    found = session.connection().execute(
+    found = _connection(session).execute(
         _LATER_SCORE, {"benchmark_id": benchmark.id, "as_of": as_of}
     )
     return found.first() is not None
@@ -259,14 +416,24 @@ _SCORES_JOINED = (
 _SCORES_BY_ID = _SCORES_JOINED.where(t.Score.id.in_(bindparam("ids", expanding=True)))  # type: ignore[union-attr]
 
 
-def _scores_of(session: Session, benchmark: t.Benchmark, ids: Any) -> dict[int, f.Score]:
+def _scores_of(
+    session: Session | Connection, benchmark: t.Benchmark, ids: Any
+) -> dict[int, f.Score]:
     """The scores with ids in ``ids`` (a subquery or a list) as ``frontier`` scores by id,
     built from plain columns (no ORM rows: a tenth of the cost per row)."""
     if isinstance(ids, list):
-        rows = session.connection().execute(_SCORES_BY_ID, {"ids": ids})
+        rows = _connection(session).execute(_SCORES_BY_ID, {"ids": ids}).all()
+    elif isinstance(session, Session):
+        rows = session.exec(_SCORES_JOINED.where(t.Score.id.in_(ids))).all()  # type: ignore[union-attr]
     else:
-        rows = session.exec(_SCORES_JOINED.where(t.Score.id.in_(ids)))  # type: ignore[union-attr]
+        rows = session.execute(_SCORES_JOINED.where(t.Score.id.in_(ids))).all()  # type: ignore[union-attr]
+    return _scores_from_rows(benchmark, rows)
+
+
+def _scores_from_rows(benchmark: t.Benchmark, rows: Sequence[Any]) -> dict[int, f.Score]:
+    """Rows starting with :data:`_SCORE_COLUMNS` as ``frontier`` scores by score id."""
     found = {}
+    key = benchmark.key
     # Scores from one source share one citation object (a benchmark has tens of thousands).
     citations: dict[tuple[str, str, str | None], f.Citation] = {}
     for row in rows:
@@ -281,20 +448,20 @@ def _scores_of(session: Session, benchmark: t.Benchmark, ids: Any) -> dict[int, 
             slug,
             name,
             open_w,
-            key,
+            source,
             src_name,
-            src_url,
-        ) = row
+        ) = row[:12]
         label = f"{src_name}, {section}" if section else src_name
-        cite_key = (key, label, url or src_url)
+        link = url or row[12]
+        cite_key = (source, label, link)
         citation = citations.get(cite_key)
         if citation is None:
-            citation = citations[cite_key] = f.Citation(source=key, label=label, url=url or src_url)
+            citation = citations[cite_key] = f.Citation(source=source, label=label, url=link)
         found[score_id] = f.Score(
             model_slug=slug,
             model_name=name,
             open_weights=bool(open_w),
-            benchmark=benchmark.key,
+            benchmark=key,
             value=value,
             available_on=on,
             citation=citation,
@@ -323,7 +490,7 @@ def headline_scores(
 
 
 def frontier_candidates(
-    session: Session,
+    session: Session | Connection,
     benchmark: t.Benchmark,
     *,
     as_of: date | None = None,
@@ -340,8 +507,10 @@ def frontier_candidates(
     ``newest_by`` asks for the newest score on or before that date instead (for a caller
     that filters by date after choosing the headline scores, as the prediction rules do).
     """
-    if _use_stored(session, benchmark, as_of=as_of, sources=sources):
-        return _candidates_stored(session, benchmark, newest_by)
+    if _use_stored(session, benchmark, as_of=as_of, sources=sources, probe=False):
+        found = _candidates_stored(session, benchmark, as_of, newest_by)
+        if found is not None:
+            return found
     headline = _headline_ranked(benchmark, as_of=as_of, sources=sources)
     running = func.max if benchmark.higher_is_better else func.min
     best = running(headline.c.value).over(
@@ -366,47 +535,113 @@ def frontier_candidates(
 
 
 def _candidates_stored(
-    session: Session, benchmark: t.Benchmark, newest_by: date | None
-) -> list[f.Score]:
-    """``frontier_candidates`` from the stored choice, in two statements: the records and the
-    newest headline score of each side (on or before ``newest_by`` too, if given; one index
-    probe each), then those scores. The newest of all is the later side's (then the lower id),
-    or the newest overall when nothing is on or before ``newest_by``."""
-    rows = session.connection().execute(
-        _candidates_statement(newest_by is not None),
-        {"benchmark_id": benchmark.id, "newest_by": newest_by},
+    session: Session | Connection,
+    benchmark: t.Benchmark,
+    as_of: date | None,
+    newest_by: date | None,
+) -> list[f.Score] | None:
+    """``frontier_candidates`` from the stored choice, in one statement (see
+    :func:`_candidates_statement`); None if the benchmark has a score after ``as_of``, whose
+    headline choice must then be made at read time."""
+    rows = (
+        _connection(session)
+        .execute(
+            _candidates_statement(newest_by is not None, as_of is not None),
+            {"benchmark_id": benchmark.id, "newest_by": newest_by, "as_of": as_of},
+        )
+        .all()
     )
-    rows = rows.all()
-    ids = [score_id for score_id, _, kind in rows if kind == "record"]
-    newest = [row for row in rows if row[2] == "newest-by"] or [
-        row for row in rows if row[2] == "newest"
-    ]
-    if newest:
-        ids.append(min(newest, key=lambda row: (-row[1].toordinal(), row[0]))[0])
-    return list(_scores_of(session, benchmark, ids).values())
+    if as_of is not None and rows and rows[0][-1]:
+        return None
+    return _remembered_scores(benchmark.key, rows)
+
+
+# Scores built from candidate rows, by the row's whole content (and the benchmark key): the
+# same rows come back on every answer until a write changes them, and a changed row is a new
+# key, so nothing here can be stale. Bounded: cleared when full.
+_SCORE_MEMO: dict[tuple[str, tuple[Any, ...]], f.Score] = {}
+_SCORE_MEMO_LIMIT = 20_000
+
+
+def _remembered_scores(key: str, rows: Sequence[Any]) -> list[f.Score]:
+    """Rows starting with :data:`_SCORE_COLUMNS` as scores (one per score id), built once."""
+    found: dict[int, f.Score] = {}
+    missing = []
+    for row in rows:
+        values = tuple(row[:13])
+        score = _SCORE_MEMO.get((key, values))
+        if score is None:
+            missing.append(row)
+        else:
+            found[values[0]] = score
+    if missing:
+        if len(_SCORE_MEMO) + len(missing) > _SCORE_MEMO_LIMIT:
+            _SCORE_MEMO.clear()
+        for score_id, score in _scores_from_rows(SimpleNamespace(key=key), missing).items():  # type: ignore[arg-type]
+            found[score_id] = score
+        for row in missing:
+            _SCORE_MEMO[key, tuple(row[:13])] = found[row[0]]
+    return list(found.values())
+
+
+# Candidate kinds, in the order the newest is preferred: the records, then each side's newest
+# on or before ``newest_by``, then each side's newest.
+_RECORD, _NEWEST_BY, _NEWEST = 0, 1, 2
 
 
 @cache
-def _candidates_statement(dated: bool) -> Any:
-    """The records of a benchmark and each side's newest headline score (and, if ``dated``,
-    each side's newest on or before ``:newest_by``), as (score id, date, kind) rows."""
+def _candidates_statement(dated: bool, probe_later: bool) -> Any:
+    """The candidates of a benchmark's stored choice and their scores, in one statement.
+
+    The records, and the newest headline score of each side (each side's newest on or before
+    ``:newest_by`` too, if ``dated``): one index probe each. Of those newest, the one kept is
+    the latest (then the lower id), on or before ``:newest_by`` if any is. Then those scores
+    with their model and source, as :data:`_SCORE_COLUMNS`. With ``probe_later``, a last
+    column says whether the benchmark has any score dated after ``:as_of`` (then the stored
+    choice, made among all scores, is not the answer)."""
     h = _HEADLINE
     mine = h.benchmark_id == bindparam("benchmark_id")
     parts = [
-        select(h.score_id, h.available_on, literal("record").label("kind")).where(
+        select(h.score_id, h.available_on, literal_column(str(_RECORD)).label("kind")).where(
             mine, h.record == true()
         )
     ]
-    for kind in ("newest", "newest-by") if dated else ("newest",):
+    for kind in (_NEWEST, _NEWEST_BY) if dated else (_NEWEST,):
         for side in (True, False):
-            probe = select(h.score_id, h.available_on, literal(kind).label("kind")).where(
-                mine, h.open_weights == side
-            )
-            if kind == "newest-by":
+            probe = select(
+                h.score_id, h.available_on, literal_column(str(kind)).label("kind")
+            ).where(mine, h.open_weights == side)
+            if kind == _NEWEST_BY:
                 probe = probe.where(h.available_on <= bindparam("newest_by"))
             probe = probe.order_by(h.available_on.desc(), h.score_id).limit(1).subquery()
             parts.append(select(probe.c.score_id, probe.c.available_on, probe.c.kind))
-    return union_all(*parts)
+    found = union_all(*parts).cte("found")
+    newest = (
+        select(found.c.score_id)
+        .where(found.c.kind != _RECORD)
+        .order_by(found.c.kind, found.c.available_on.desc(), found.c.score_id)
+        .limit(1)
+        .subquery("newest")
+    )
+    chosen = union(
+        select(found.c.score_id).where(found.c.kind == _RECORD), select(newest.c.score_id)
+    ).subquery("chosen")
+    columns: list[Any] = list(_SCORE_COLUMNS)
+    if probe_later:
+        later = (
+            select(t.Score.id)
+            .where(t.Score.benchmark_id == bindparam("benchmark_id"))
+            .where(t.Score.available_on > bindparam("as_of"))
+            .exists()
+        )
+        columns.append(later.label("later"))
+    return (
+        select(*columns)
+        .select_from(chosen)
+        .join(t.Score, t.Score.id == chosen.c.score_id)  # type: ignore[arg-type]
+        .join(t.Model, t.Model.id == t.Score.model_id)  # type: ignore[arg-type]
+        .join(t.Source, t.Source.id == t.Score.source_id)  # type: ignore[arg-type]
+    )
 
 
 def ranked_headline_scores(
@@ -515,19 +750,29 @@ _SOURCES_KEY = "gapwatch.sources"
 _CITATIONS_KEY = "gapwatch.citations"
 
 
-def _source_by_id(session: Session, source_id: int) -> t.Source | None:
-    """A source row, from a per-session map of every source (a few dozen rows, read once):
-    the identity map holds rows weakly, so ``session.get`` per model re-reads them."""
-    known: dict[int, t.Source] = session.info.get(_SOURCES_KEY) or {}
+def _source_by_id(session: Session, source_id: int) -> Any:
+    """A source's ``id``, ``key``, ``name`` and ``url``, from a per-session map of every
+    source (a few dozen rows, read once, as plain rows)."""
+    known: dict[int, Any] = session.info.get(_SOURCES_KEY) or {}
     if not known:
-        known = {row.id: row for row in session.exec(select(t.Source)) if row.id is not None}
+        known = {row.id: row for row in session.connection().execute(_SOURCE_ROWS)}
         session.info[_SOURCES_KEY] = known
     if source_id not in known:
-        found = session.get(t.Source, source_id)
+        found = (
+            session.connection()
+            .execute(_SOURCE_ROWS.where(_SOURCE.id == bindparam("id")), {"id": source_id})
+            .first()
+        )
         if found is None:
             return None
         known[source_id] = found
     return known[source_id]
+
+
+_SOURCE = t.Source.__table__.c  # type: ignore[attr-defined]
+_ATTESTATION = t.Attestation.__table__.c  # type: ignore[attr-defined]
+_PREDICTION = t.Prediction.__table__.c  # type: ignore[attr-defined]
+_SOURCE_ROWS = select(_SOURCE.id, _SOURCE.key, _SOURCE.name, _SOURCE.url)
 
 
 def to_model_spec(session: Session | None, row: t.Model) -> f.ModelSpec:
@@ -592,10 +837,18 @@ def model_specs(
         return [to_model_spec(session, row) for row in session.exec(query)]  # type: ignore[arg-type]
     wanted = sorted(set(slugs))
     specs = []
+    connection = session.connection()
     for start in range(0, len(wanted), _SLUG_CHUNK):
-        chunk = query.where(_MODEL_TABLE.c.slug.in_(wanted[start : start + _SLUG_CHUNK]))
-        specs += [to_model_spec(session, row) for row in session.exec(chunk)]  # type: ignore[arg-type]
+        chunk = connection.execute(
+            _MODELS_BY_SLUG, {"slugs": wanted[start : start + _SLUG_CHUNK]}
+        ).all()
+        specs += [to_model_spec(session, row) for row in chunk]  # type: ignore[arg-type]
     return specs
+
+
+_MODELS_BY_SLUG = select(*_MODEL_TABLE.c).where(
+    _MODEL_TABLE.c.slug.in_(bindparam("slugs", expanding=True))
+)
 
 
 # Slugs per ``IN (...)`` (well under SQLite's 32,766 and psycopg's 65,535 parameters).
@@ -810,6 +1063,66 @@ def to_prediction_def(session: Session, row: t.Prediction) -> PredictionDef:
     )
 
 
+@dataclass(frozen=True)
+class PredictionRow:
+    """A prediction as the rules read it, with its stored status."""
+
+    definition: PredictionDef
+    status: str
+    resolved_on: date | None
+
+
+def find_prediction_def(session: Session, code: str) -> PredictionRow:
+    """:func:`find_prediction` and :func:`to_prediction_def` in one statement of plain rows.
+
+    Raises:
+        NotFoundError: with the closest codes as suggestions.
+    """
+    wanted = code.strip().upper()
+    rows = session.connection().execute(_PREDICTION_ROWS).all()
+    for row in rows:
+        if row.code.upper() == wanted:
+            label = f"{row.source_name}, {row.section}" if row.source_key and row.section else ""
+            return PredictionRow(
+                PredictionDef(
+                    code=row.code,
+                    title=row.title,
+                    claim=row.claim,
+                    threshold=row.threshold,
+                    verification_date=row.verification_date,
+                    rule=row.rule,
+                    params=row.params,
+                    citation=f.Citation(
+                        row.source_key or "prediction", label or row.section or row.code
+                    ),
+                ),
+                row.status,
+                row.resolved_on,
+            )
+    choices = {normalize_name(r.code): r.code for r in rows}
+    raise NotFoundError(f"no prediction {code.strip()[:30]!r}", suggest(code, choices))
+
+
+_PREDICTION_ROWS = (
+    select(
+        _PREDICTION.code,
+        _PREDICTION.title,
+        _PREDICTION.claim,
+        _PREDICTION.threshold,
+        _PREDICTION.verification_date,
+        _PREDICTION.rule,
+        _PREDICTION.params,
+        _PREDICTION.section,
+        _PREDICTION.status,
+        _PREDICTION.resolved_on,
+        _SOURCE.key.label("source_key"),
+        _SOURCE.name.label("source_name"),
+    )
+    .outerjoin_from(t.Prediction.__table__, t.Source.__table__, _SOURCE.id == _PREDICTION.source_id)  # type: ignore[attr-defined]
+    .order_by(_PREDICTION.code)
+)
+
+
 def find_prediction(session: Session, code: str) -> t.Prediction:
     """A prediction by code (any case), or NotFoundError with suggestions."""
     wanted = code.strip().upper()
@@ -822,26 +1135,46 @@ def find_prediction(session: Session, code: str) -> t.Prediction:
 
 
 def attestations(session: Session) -> list[f.Attestation]:
-    """Every attestation as the rules' input."""
-    query = select(t.Attestation, t.Prediction.code).join(
-        t.Prediction,
-        t.Prediction.id == t.Attestation.prediction_id,  # type: ignore[arg-type]
-    )
+    """Every attestation as the rules' input (plain rows; each one's model slug read in the
+    same statement)."""
     found = []
-    for att, code in session.exec(query):
-        model = session.get(t.Model, att.model_id) if att.model_id else None
+    for (
+        code,
+        criterion,
+        holds,
+        statement,
+        stated_on,
+        label,
+        url,
+        slug,
+    ) in session.connection().execute(_ATTESTATION_ROWS):
         found.append(
             f.Attestation(
                 prediction=code,
-                criterion=att.criterion,
-                holds=att.holds,
-                statement=att.statement,
-                stated_on=att.stated_on,
-                citation=f.Citation("attestation", att.source_label, att.url),
-                model_slug=model.slug if model else None,
+                criterion=criterion,
+                holds=holds,
+                statement=statement,
+                stated_on=stated_on,
+                citation=f.Citation("attestation", label, url),
+                model_slug=slug,
             )
         )
     return found
+
+
+_ATTESTATION_ROWS = select(
+    _PREDICTION.code,
+    _ATTESTATION.criterion,
+    _ATTESTATION.holds,
+    _ATTESTATION.statement,
+    _ATTESTATION.stated_on,
+    _ATTESTATION.source_label,
+    _ATTESTATION.url,
+    # A scalar subquery, not a join: the rows come in the same order as before.
+    select(_MODEL_TABLE.c.slug).where(_MODEL_TABLE.c.id == _ATTESTATION.model_id).scalar_subquery(),
+).join_from(
+    t.Attestation.__table__, t.Prediction.__table__, _PREDICTION.id == _ATTESTATION.prediction_id
+)  # type: ignore[attr-defined]
 
 
 def sources(session: Session) -> list[t.Source]:

@@ -513,11 +513,6 @@ def _unmet(
 # --- OB-001: parity persists ------------------------------------------------------------------
 
 
-def _point_at(trajectory: Sequence[GapPoint], on: date) -> GapPoint | None:
-    index = bisect_right([p.date for p in trajectory], on) - 1
-    return trajectory[index] if index >= 0 else None
-
-
 def _window_days(reports: Sequence[GapReport], window_start: date, end: date) -> list[date]:
     """The window's first day and every trajectory point inside it, oldest first.
 
@@ -529,8 +524,20 @@ def _window_days(reports: Sequence[GapReport], window_start: date, end: date) ->
     return sorted({window_start} | inside)
 
 
-def _points_on(reports: Sequence[GapReport], day: date) -> list[GapPoint | None]:
-    return [_point_at(r.trajectory, day) for r in reports]
+class _Trajectories:
+    """The reports' trajectories with their dates, listed once (not on every day read)."""
+
+    def __init__(self, reports: Sequence[GapReport]) -> None:
+        self.trajectories = [r.trajectory for r in reports]
+        self.dates = [[p.date for p in r.trajectory] for r in reports]
+
+    def points_on(self, day: date) -> list[GapPoint | None]:
+        """Each report's point in force on ``day``; None before its first point."""
+        found: list[GapPoint | None] = []
+        for trajectory, dates in zip(self.trajectories, self.dates, strict=True):
+            index = bisect_right(dates, day) - 1
+            found.append(trajectory[index] if index >= 0 else None)
+        return found
 
 
 def _smallest_gap(points: Sequence[GapPoint | None]) -> float | None:
@@ -543,8 +550,9 @@ def _first_breach(
     reports: Sequence[GapReport], window_start: date, end: date, max_gap: float
 ) -> tuple[date, list[GapPoint]] | None:
     """The first day in [window_start, end] when every benchmark's gap exceeds ``max_gap``."""
+    trajectories = _Trajectories(reports)
     for day in _window_days(reports, window_start, end):
-        points = _points_on(reports, day)
+        points = trajectories.points_on(day)
         smallest = _smallest_gap(points)
         if smallest is not None and smallest > max_gap:
             return day, [p for p in points if p is not None]
@@ -556,8 +564,9 @@ def _closest_approach(
 ) -> list[Evidence]:
     """The window's day whose smallest gap was largest: the nearest it came to a miss."""
     best: tuple[float, date, list[GapPoint | None]] | None = None
+    trajectories = _Trajectories(reports)
     for day in _window_days(reports, window_start, end):
-        points = _points_on(reports, day)
+        points = trajectories.points_on(day)
         smallest = _smallest_gap(points)
         if smallest is not None and (best is None or smallest > best[0]):
             best = (smallest, day, points)
