@@ -202,11 +202,15 @@ def _vacuum(url: str) -> None:
 
 
 def _generated(engine: Engine, size: Size) -> bool:
-    try:
-        with engine.connect() as conn:
-            row = conn.execute(text("SELECT value FROM meta WHERE key = 'bench:synthetic'")).first()
-    except Exception:
-        return False
+    """Whether the store holds this size's generated data. Only a store without the ``meta``
+    table (or without the generator's row) is "not generated": any other error (a lock held
+    by another run, a server down) is raised, instead of deleting a cached store."""
+    from sqlalchemy import inspect
+
+    with engine.connect() as conn:
+        if "meta" not in inspect(conn).get_table_names():
+            return False
+        row = conn.execute(text("SELECT value FROM meta WHERE key = 'bench:synthetic'")).first()
     return row is not None and row[0] == size.tag
 
 
