@@ -202,9 +202,10 @@ def _vacuum(url: str) -> None:
 
 
 def _generated(engine: Engine, size: Size) -> bool:
-    """Whether the store holds this size's generated data. Only a store without the ``meta``
-    table (or without the generator's row) is "not generated": any other error (a lock held
-    by another run, a server down) is raised, instead of deleting a cached store."""
+    """Whether the store holds this size's generated data (the generator's ``meta`` row with
+    this size's tag, which names the generator's version: another tag means regenerate). A
+    store without that table or row is not generated; any other error (a lock held by
+    another run, a server down) is raised, instead of deleting a cached store."""
     from sqlalchemy import inspect
 
     with engine.connect() as conn:

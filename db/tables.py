@@ -365,7 +365,9 @@ class Headline(SQLModel, table=True):
         Index("ix_headline_value", "benchmark_id", "value"),
         # The gap, lag and prediction answers read a benchmark's frontier records, and marking
         # them reads one side's: a few dozen rows of a benchmark's thousands, so the index
-        # holds only them (covering both reads) and a new row, not a record, costs it nothing.
+        # holds only them and a new row, not a record, costs it nothing. (It covers both reads
+        # on PostgreSQL; SQLite reads those few dozen rows from the table, as "record" is not
+        # among the index's columns.)
         # Queries must say ``record == true()`` (SQLite: "record = 1", the predicate's words;
         # PostgreSQL proves "record" from "record = true" but not from "record IS true").
         Index(

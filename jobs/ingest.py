@@ -14,8 +14,9 @@ as it was. Re-ingesting the same batch writes nothing and emits no events.
 The store is read and written in bulk, with SQLAlchemy Core rather than ORM objects (an ORM
 object costs about as much as the rest of a record's work): only the names the batch uses are
 looked up, the stored models and scores it matches are read as plain rows, and the new models,
-aliases and scores are written with one ``executemany`` each (a handful of statements per
-batch, whatever its size). Core writes are invisible to the session's headline tracking, so
+aliases and scores are written with one bulk insert each (an ``executemany``; on PostgreSQL
+sent as one ``COPY``: see :func:`insert_rows`), a handful of statements per batch, whatever
+its size. Core writes are invisible to the session's headline tracking, so
 the models whose scores or openness they change are named to ``db.headlines.mark_dirty``.
 """
 
@@ -80,6 +81,7 @@ ScoreKey = tuple[int, int, str]
 """The store's identity of a score within one source: model id, benchmark id, setting."""
 
 _MODEL = t.Model.__table__.c  # type: ignore[attr-defined]
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _ALIAS = t.ModelAlias.__table__.c  # type: ignore[attr-defined]
 _SCORE = t.Score.__table__.c  # type: ignore[attr-defined]
 
@@ -344,9 +346,10 @@ def insert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
     normalized), which costs more than the database's own insert. Here the statement is
     compiled once, each column's values go through that same processor in one pass (a value
     shared by consecutive rows, such as the poll's time, is converted once), and the rows go
-    to the driver's ``executemany`` as they would from ``conn.execute``. Every row must have
-    the first row's keys. A statement that needs more (a column default to compute, a
-    ``RETURNING``) is left to ``conn.execute``.
+    to the driver's ``executemany`` as they would from ``conn.execute``; on PostgreSQL, marked
+    with ``db.engine.COPY_ROWS``, they go as one ``COPY`` (the INSERT is still what every hook
+    and error sees). Every row must have the first row's keys. A statement that needs more
+    (a column default to compute, a ``RETURNING``) is left to ``conn.execute``.
     """
     if not rows:
         return
@@ -377,7 +380,12 @@ def insert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
         escaped = [compiled.escaped_bind_names.get(name, name) for name in names]
         params = [dict(zip(escaped, values, strict=True)) for values in zip(*columns, strict=True)]
         # PostgreSQL: the same INSERT, its rows sent as one COPY (db.engine.COPY_ROWS).
-        options = {COPY_ROWS: (table.name, names, escaped)} if dialect.name == "postgresql" else {}
+        columns_named = [table.c[name].name for name in names]  # a column's key may differ
+        options = (
+            {COPY_ROWS: (table.name, columns_named, escaped)}
+            if dialect.name == "postgresql"
+            else {}
+        )
     conn.exec_driver_sql(compiled.string, params, execution_options=options)
 
 
@@ -623,8 +631,11 @@ class _Ingest:
         the one written as asked wins, then the newest model."""
         wanted = {repo.lower(): repo for repo in repos if repo.lower() not in self.repos_checked}
         self.repos_checked.update(wanted)
+        # SQLite's lower() folds ASCII letters only (PostgreSQL's, every letter): asking for
+        # the ASCII-folded spelling too finds a stored id with other capitals as written.
+        keys = set(wanted) | {repo.translate(_ASCII_LOWER) for repo in wanted.values()}
         found: dict[str, tuple[bool, int]] = {}
-        for where in self.among(func.lower(_MODEL.hf_repo), wanted):
+        for where in self.among(func.lower(_MODEL.hf_repo), keys):
             query = select(_MODEL.id, _MODEL.hf_repo).where(where).order_by(_MODEL.id)
             for model_id, repo in self.conn.execute(query):
                 key = repo.lower()
@@ -782,7 +793,8 @@ class _Ingest:
 
     def save_models(self) -> None:
         """Insert the new models and their aliases, and write the changed facts of stored
-        models: one ``executemany`` per table (per set of changed columns for updates)."""
+        models: one bulk insert per table (:func:`insert_rows`), one ``executemany`` per set
+        of changed columns for updates."""
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for model in self.models.values():  # stored models (new ones have no id yet)
             if model.changes:
@@ -978,7 +990,8 @@ class _Ingest:
         )
 
     def save_scores(self) -> None:
-        """Write the queued scores: one ``executemany`` for the new, one for the changed."""
+        """Write the queued scores: one bulk insert for the new, one ``executemany`` for the
+        changed."""
         if self.new_scores:
             insert_rows(self.conn, t.Score.__table__, self.new_scores)  # type: ignore[attr-defined]
         if self.changed_scores:

@@ -605,3 +605,22 @@ def test_bulk_rows_go_in_as_one_statement_and_come_back_as_written(engine: Engin
         ).scalars()
         assert sorted(stored) == sorted(texts)
         transaction.rollback()
+
+
+def test_a_repo_id_is_found_whatever_its_case_non_ascii_letters_included(engine: Engine):
+    """Models are matched by Hugging Face repo id case-insensitively, through the index on
+    ``lower(hf_repo)``. SQLite's lower() folds ASCII letters only, so a repo id with another
+    capital (É) must still be found as written, and by its ASCII case variants. (The model
+    has no alias of its repo id here, so only the repo lookup can find it.)"""
+    with session_scope(engine) as session:
+        session.add(t.Model(slug="eclair-7b", name="Eclair 7B", hf_repo="Org/ÉClair-7B"))
+    before = store_counts(engine)["model"]
+    for spelling in ("Org/ÉClair-7B", "org/Éclair-7b"):
+        again = ingest(
+            engine,
+            batch(
+                "llm_stats", [score(f"Renamed {spelling}", "gsm8k", 50.0, raw_model_id=spelling)]
+            ),
+        )
+        assert store_counts(engine)["model"] == before, spelling  # matched, not a new model
+        assert stored(engine, "eclair-7b", "gsm8k"), again.summary()

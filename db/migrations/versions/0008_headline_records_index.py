@@ -8,7 +8,7 @@ Create Date: 2026-12-05 01:00:00.000000
 benchmark that are records, and SQLite's planner, whose statistics average the flag over a
 benchmark's rows, preferred ``ix_headline_frontier`` for one side's records and walked all of
 that side's rows (a quarter of a second per poll on the 1M store). ``ix_headline_records`` is
-partial (only records), covers what both readers read, and costs a new row, not a record,
+partial (only records), holds what both readers read, and costs a new row, not a record,
 nothing.
 """
 
@@ -30,7 +30,9 @@ def upgrade() -> None:
     if postgres:
         # Migrating in one transaction from before 0004, which filled the table, leaves its
         # deferred checks pending, and PostgreSQL alters no table with pending checks: run
-        # them now, then defer again as declared.
+        # them now, then defer again as declared ("ALL": headline_score_id_fkey is the only
+        # deferrable constraint, and it is INITIALLY DEFERRED; a later one declared
+        # INITIALLY IMMEDIATE would need naming here instead).
         op.execute('SET CONSTRAINTS ALL IMMEDIATE')
     op.drop_index('ix_headline_record', table_name='headline')
     op.create_index(
