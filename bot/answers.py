@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -133,6 +133,10 @@ class ModelCard:
     hf_repo: str | None
     scores: tuple[ModelScore, ...]
     fit: FitReport | None
+    # What renderers made of this card (``bot.embeds``): a pure function of the fields above,
+    # which never change, so it is kept with them; not part of the card's value, and not
+    # carried over by ``dataclasses.replace`` (``init=False``: a changed card starts empty).
+    rendered: dict[str, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -182,6 +186,51 @@ def _shape_report(
         spec, budget_gib=budget, context=tokens, kv_cache_type=kv_cache, min_bits=DEFAULT_MIN_BITS
     )
     return shape_key(spec), report
+
+
+@functools.lru_cache(maxsize=1024, typed=True)
+def _model_card(rows: queries.CardRows, budget: float, tokens: int) -> ModelCard:
+    """The card of a model from the rows ``queries.model_card_rows`` read now: a pure function
+    of those rows (every value the card shows, the cited sources' included) and of the budget
+    and context, so it is kept by them; any write to the model, its scores or a source they
+    cite reads back as other rows, a new key."""
+    found = queries.model_card(rows)
+    spec = found.spec
+    scores = []
+    seen: set[str] = set()
+    for key, bench_name, score in found.scores:
+        scores.append(ModelScore(bench_name, score, headline=key not in seen))
+        seen.add(key)
+    fit = None
+    if spec.open_weights and spec.total_params_b:
+        fit = fit_report(spec, budget_gib=budget, context=tokens)
+    return ModelCard(spec, found.license, found.hf_repo, tuple(scores), fit)
+
+
+# Gap reports by their inputs: the benchmark's view and the candidate scores, by identity,
+# and the date and threshold. ``db.queries`` hands out one view per benchmark-table content
+# and one ``Score`` per candidate row content, so the same objects come back exactly while
+# nothing they were made from changes; any change makes a new object, hence a new key. Each
+# entry holds its inputs, so no id in a key can be reused by another object while the entry
+# lives; all of them are immutable. Bounded: cleared when full.
+_GAP_REPORTS: dict[tuple[Any, ...], tuple[tuple[Any, ...], GapReport]] = {}
+_GAP_REPORTS_LIMIT = 256
+
+
+def _gap_report(
+    view: f.Benchmark, scores: Sequence[f.Score], *, as_of: date, threshold: float
+) -> GapReport:
+    """``gap_report(view, scores, as_of=as_of, threshold=threshold)``, kept by its inputs (the
+    prediction rules get it too: ``evaluate(..., reports=_gap_report)``)."""
+    key = (as_of, threshold, type(threshold), id(view), *map(id, scores))
+    found = _GAP_REPORTS.get(key)
+    if found is not None:
+        return found[1]
+    report = gap_report(view, scores, as_of=as_of, threshold=threshold)
+    if len(_GAP_REPORTS) >= _GAP_REPORTS_LIMIT:
+        _GAP_REPORTS.clear()
+    _GAP_REPORTS[key] = ((view, *scores), report)
+    return report
 
 
 # Per prediction (code, rule and parameters), the model slugs its last run looked up: a
@@ -265,7 +314,7 @@ class Answers:
         with self._reading() as connection:
             row = queries.benchmark_table(connection).find(benchmark)
             scores = queries.frontier_candidates(connection, row, as_of=when)  # type: ignore[arg-type]
-            return gap_report(
+            return _gap_report(
                 queries.to_benchmark(row), scores, as_of=when, threshold=self.gap_threshold
             )
 
@@ -283,7 +332,7 @@ class Answers:
         with self._reading() as connection:
             tracked = queries.benchmark_table(connection).tracked
             reports = [
-                gap_report(
+                _gap_report(
                     row.view,
                     queries.frontier_candidates(connection, row, as_of=when),  # type: ignore[arg-type]
                     as_of=when,
@@ -367,24 +416,9 @@ class Answers:
 
     def model(self, name: str) -> ModelCard:
         """A model card: facts, scores with sources, memory at the default budget."""
-        with session_scope(self.engine) as session:
-            row = queries.find_model(session, name)
-            spec = queries.to_model_spec(session, row)
-            scores = []
-            seen: set[str] = set()
-            for bench, score, source in queries.model_scores(session, row):
-                scores.append(
-                    ModelScore(
-                        bench.name,
-                        queries.to_score(spec, bench, score, source),
-                        headline=bench.key not in seen,
-                    )
-                )
-                seen.add(bench.key)
-            fit = None
-            if spec.open_weights and spec.total_params_b:
-                fit = fit_report(spec, budget_gib=self.vram_gib, context=self.context)
-            return ModelCard(spec, row.license, row.hf_repo, tuple(scores), fit)
+        with self._reading() as connection:
+            rows = queries.model_card_rows(connection, name)
+        return _model_card(rows, self.vram_gib, self.context)
 
     def leaderboard(
         self, benchmark: str, open_only: bool = False, limit: int = 10, as_of: date | None = None
@@ -460,7 +494,10 @@ class Answers:
         )
         while True:
             models = _AskedModels(known)
-            verdicts = [evaluate(d, replace(data, models=models), today=today) for d in definitions]
+            verdicts = [
+                evaluate(d, replace(data, models=models), today=today, reports=_gap_report)
+                for d in definitions
+            ]
             wanted = slugs - read if models.listed else (models.asked & slugs) - read
             if not wanted:
                 if len(definitions) == 1 and not models.listed:

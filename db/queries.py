@@ -430,6 +430,22 @@ def _scores_of(
     return _scores_from_rows(benchmark, rows)
 
 
+def _shared_citation(
+    citations: dict[tuple[str, str, str | None], f.Citation],
+    source: str,
+    source_name: str,
+    section: str | None,
+    link: str | None,
+) -> f.Citation:
+    """A score's citation, one object per (source, label, link) among ``citations``: scores
+    of one source share it (a benchmark has tens of thousands)."""
+    label = f"{source_name}, {section}" if section else source_name
+    citation = citations.get((source, label, link))
+    if citation is None:
+        citation = citations[source, label, link] = f.Citation(source, label, link)
+    return citation
+
+
 def _scores_from_rows(benchmark: t.Benchmark, rows: Sequence[Any]) -> dict[int, f.Score]:
     """Rows starting with :data:`_SCORE_COLUMNS` as ``frontier`` scores by score id."""
     found = {}
@@ -451,12 +467,7 @@ def _scores_from_rows(benchmark: t.Benchmark, rows: Sequence[Any]) -> dict[int, 
             source,
             src_name,
         ) = row[:12]
-        label = f"{src_name}, {section}" if section else src_name
-        link = url or row[12]
-        cite_key = (source, label, link)
-        citation = citations.get(cite_key)
-        if citation is None:
-            citation = citations[cite_key] = f.Citation(source=source, label=label, url=link)
+        citation = _shared_citation(citations, source, src_name, section, url or row[12])
         found[score_id] = f.Score(
             model_slug=slug,
             model_name=name,
@@ -734,7 +745,227 @@ def find_model(session: Session, text: str) -> t.Model:
     raise NotFoundError(f"no model {text.strip()[:80]!r}", suggest(text, model_names(session)))
 
 
-def model_names(session: Session, limit: int | None = None) -> dict[str, str]:
+@dataclass(frozen=True)
+class ModelCardRows:
+    """A model's facts (with their citations) and all its scores, as :func:`model_card_rows`
+    read them."""
+
+    spec: f.ModelSpec
+    license: str | None
+    hf_repo: str | None
+    scores: tuple[tuple[str, str, f.Score], ...]  # (benchmark key, benchmark name, score)
+
+
+CardRows = tuple[tuple[Any, ...], ...]
+
+
+def model_card_rows(db: Session | Connection, text: str) -> CardRows:
+    """:func:`find_model`, :func:`to_model_spec` and :func:`model_scores` in one statement of
+    plain rows (:func:`model_card` reads them): the model a user means (an alias first, then
+    a slug, as :func:`find_model` finds it), the sources its facts cite, and its scores with
+    their benchmark and source, by benchmark then trust, as :func:`model_scores` orders them.
+    Scores tied on both come in the order the database leaves them, as there: both databases
+    read the model's scores from ``uq_score_key`` in both statements, so the ties come out
+    alike (which of them the card calls the headline depends on it).
+
+    Raises:
+        NotFoundError: with the closest names as suggestions.
+    """
+    connection = _connection(db)
+    wanted = normalize_name(text)
+    rows = connection.execute(
+        _MODEL_CARD, {"alias": wanted or None, "slug": text.strip().lower()}
+    ).all()
+    if not rows:
+        raise NotFoundError(
+            f"no model {text.strip()[:80]!r}", suggest(text, model_names(connection))
+        )
+    return tuple(tuple(row) for row in rows)
+
+
+def model_card(rows: CardRows) -> ModelCardRows:
+    """The model and its scores that :func:`model_card_rows` read, as ``frontier`` types
+    (what :func:`to_model_spec` and :func:`to_score` make of them). A pure function of the
+    rows."""
+    first = rows[0]
+    spec = _spec_from_values(first)
+    slug, name, open_weights = spec.slug, spec.name, bool(spec.open_weights)
+    scores = []
+    citations: dict[tuple[str, str, str | None], f.Citation] = {}
+    for row in rows:
+        (
+            bench_key,
+            bench_name,
+            value,
+            on,
+            setting,
+            approx,
+            url,
+            section,
+            source,
+            src_name,
+            src_url,
+        ) = row[_CARD_MODEL_WIDTH:]
+        if bench_key is None or source is None:  # no score, or one without its benchmark or source
+            continue
+        citation = _shared_citation(citations, source, src_name, section, url or src_url)
+        score = f.Score(
+            model_slug=slug,
+            model_name=name,
+            open_weights=open_weights,
+            benchmark=bench_key,
+            value=value,
+            available_on=on,
+            citation=citation,
+            setting=setting or None,
+            approximate=approx,
+        )
+        scores.append((bench_key, bench_name, score))
+    license_, hf_repo = first[_CARD_MODEL_WIDTH - 2 : _CARD_MODEL_WIDTH]
+    return ModelCardRows(spec, license_, hf_repo, tuple(scores))
+
+
+def _model_card_statement() -> Any:
+    """The statement of :func:`model_card`: the chosen model (``:alias``'s, else ``:slug``'s;
+    one primary-key probe) with the three sources its facts cite, outer-joined to its scores
+    (inner-joined to their benchmark and source, as :func:`model_scores` joins them)."""
+    m = _MODEL_TABLE.c
+    alias = t.ModelAlias.__table__  # type: ignore[attr-defined]
+    by_alias = (
+        select(m.id)
+        .select_from(alias)
+        .join(_MODEL_TABLE, m.id == alias.c.model_id)
+        .where(alias.c.alias == bindparam("alias"))
+        .scalar_subquery()
+    )
+    by_slug = select(m.id).where(m.slug == bindparam("slug")).scalar_subquery()
+    facts, arch, cost, src = (
+        t.Source.__table__.alias(name)  # type: ignore[attr-defined]
+        for name in ("facts_source", "arch_source", "cost_source", "score_source")
+    )
+    score = t.Score.__table__  # type: ignore[attr-defined]
+    bench = t.Benchmark.__table__  # type: ignore[attr-defined]
+    # Outer joins all the way (a nested ``score JOIN benchmark JOIN source`` makes SQLite
+    # materialize that join for every score); a score row without its benchmark or source,
+    # which the inner joins of :func:`model_scores` would drop, is dropped by the reader.
+    joined = (
+        _MODEL_TABLE.outerjoin(facts, facts.c.id == m.facts_source_id)
+        .outerjoin(arch, arch.c.id == m.arch_source_id)
+        .outerjoin(cost, cost.c.id == m.training_cost_source_id)
+        .outerjoin(score, score.c.model_id == m.id)
+        .outerjoin(bench, bench.c.id == score.c.benchmark_id)
+        .outerjoin(src, src.c.id == score.c.source_id)
+    )
+    model_columns = [getattr(m, name) for name in _CARD_SPEC_COLUMNS]
+    return (
+        select(
+            *model_columns,
+            facts.c.key,
+            facts.c.name,
+            facts.c.url,
+            arch.c.key,
+            arch.c.name,
+            arch.c.url,
+            cost.c.key,
+            cost.c.name,
+            cost.c.url,
+            m.license,
+            m.hf_repo,
+            bench.c.key,
+            bench.c.name,
+            score.c.value,
+            score.c.available_on,
+            score.c.setting,
+            score.c.approximate,
+            score.c.url,
+            score.c.section,
+            src.c.key,
+            src.c.name,
+            src.c.url,
+        )
+        .select_from(joined)
+        .where(m.id == func.coalesce(by_alias, by_slug))
+        .order_by(bench.c.key, src.c.trust_rank)
+    )
+
+
+# The model columns ``to_model_spec`` reads, in :func:`_spec_from_values`' order.
+_CARD_SPEC_COLUMNS = (
+    "slug",
+    "name",
+    "organization",
+    "open_weights",
+    "released_on",
+    *t.SHAPE_COLUMNS,
+    "training_cost_usd",
+    "training_cost_approximate",
+    "facts_url",
+    "arch_url",
+)
+# Those, the three cited sources' key, name and url, then license and hf_repo.
+_CARD_MODEL_WIDTH = len(_CARD_SPEC_COLUMNS) + 9 + 2
+_MODEL_CARD = _model_card_statement()
+
+
+def _cited(key: str | None, name: str | None, url: str | None) -> f.Citation | None:
+    """A fact's citation from its (outer-joined) source, as ``to_model_spec`` cites it."""
+    return None if key is None else f.Citation(key, name, url)  # type: ignore[arg-type]
+
+
+def _spec_from_values(values: tuple[Any, ...]) -> f.ModelSpec:
+    """A card's model columns as ``to_model_spec`` would build the model's spec."""
+    slug, name, organization, open_weights, released_on, total, active = values[:7]
+    (
+        layers,
+        kv_heads,
+        head_dim,
+        hidden_size,
+        attention_heads,
+        max_context,
+        attention,
+        sliding_window,
+        full_attention_layers,
+        kv_lora_rank,
+        qk_rope_head_dim,
+        experts,
+        experts_per_token,
+    ) = values[7:20]
+    cost, cost_approx, facts_url, arch_url = values[20:24]
+    fk, fn, fu, ak, an, au, ck, cn, cu = values[24:33]
+    arch = f.Architecture(
+        layers=layers,
+        kv_heads=kv_heads,
+        head_dim=head_dim,
+        hidden_size=hidden_size,
+        attention_heads=attention_heads,
+        max_context=max_context,
+        attention=attention or "gqa",
+        sliding_window=sliding_window,
+        full_attention_layers=full_attention_layers,
+        kv_lora_rank=kv_lora_rank,
+        qk_rope_head_dim=qk_rope_head_dim,
+        experts=experts,
+        experts_per_token=experts_per_token,
+    )
+    known = layers is not None or kv_lora_rank is not None
+    return f.ModelSpec(
+        slug=slug,
+        name=name,
+        organization=organization,
+        open_weights=open_weights,
+        released_on=released_on,
+        total_params_b=total,
+        active_params_b=active,
+        params_citation=_cited(fk, fn, facts_url or fu),
+        architecture=arch if known else None,
+        architecture_citation=_cited(ak, an, arch_url or au),
+        training_cost_usd=cost,
+        training_cost_approximate=cost_approx,
+        training_cost_citation=_cited(ck, cn, cu),
+    )
+
+
+def model_names(session: Session | Connection, limit: int | None = None) -> dict[str, str]:
     """Normalized alias → model display name."""
     query = select(t.ModelAlias.alias, t.Model.name).join(
         t.Model,
@@ -742,7 +973,7 @@ def model_names(session: Session, limit: int | None = None) -> dict[str, str]:
     )
     if limit is not None:
         query = query.limit(limit)
-    return {alias: name for alias, name in session.exec(query)}
+    return {alias: name for alias, name in _connection(session).execute(query)}
 
 
 _SOURCES_KEY = "gapwatch.sources"

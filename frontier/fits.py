@@ -305,18 +305,48 @@ def estimate_memory(
     """
     params_b = _params_b(model)
     _check_context(context)
+    _check_overhead(overhead_gib)
+    weight_format, kv_type = _quant(quant), _kv_type(kv_cache_type)
+    return _estimate(
+        params_b, _model_layout(model, params_b), weight_format, context, kv_type, overhead_gib
+    )
+
+
+def _check_overhead(overhead_gib: float) -> None:
     if not overhead_gib >= 0:
         raise FitInputError(f"Overhead must be 0 GiB or more, got {overhead_gib:g}.")
-    weight_format, kv_type = _quant(quant), _kv_type(kv_cache_type)
+
+
+def _model_layout(model: ModelSpec, params_b: float) -> _KvLayout:
+    """The model's KV layout, or the sized guess when its architecture says too little."""
     layout = _layout(model.architecture) if model.architecture else None
-    layout = layout or _fallback_layout(model, params_b)
-    kv_bytes = layout.elements(context) * kv_type.bytes_per_element
+    return layout or _fallback_layout(model, params_b)
+
+
+def _weights_gib(params_b: float, weight_format: Quant) -> float:
+    return params_b * 1e9 * weight_format.bits_per_weight / 8 / GIB
+
+
+def _kv_gib(layout: _KvLayout, context: int, kv_type: KvCacheType) -> float:
+    return layout.elements(context) * kv_type.bytes_per_element / GIB
+
+
+def _estimate(
+    params_b: float,
+    layout: _KvLayout,
+    weight_format: Quant,
+    context: int,
+    kv_type: KvCacheType,
+    overhead_gib: float,
+) -> MemoryEstimate:
+    """:func:`estimate_memory` on checked inputs and a known layout. Its ``total_gib`` is
+    ``_weights_gib(…) + _kv_gib(…) + overhead_gib``, the sum the searches below compare."""
     return MemoryEstimate(
         quant=weight_format,
         context=context,
         kv_cache_type=kv_type.name,
-        weights_gib=params_b * 1e9 * weight_format.bits_per_weight / 8 / GIB,
-        kv_cache_gib=kv_bytes / GIB,
+        weights_gib=_weights_gib(params_b, weight_format),
+        kv_cache_gib=_kv_gib(layout, context, kv_type),
         overhead_gib=overhead_gib,
         kv_exact=layout.exact,
         kv_note=f"{layout.note}; × {kv_type.bytes_per_element:g} bytes ({kv_type.name})",
@@ -324,23 +354,67 @@ def estimate_memory(
 
 
 def _longest_context(
-    model: ModelSpec, quant: Quant, kv: KvCacheType, overhead: float, budget: float, cap: int
+    weights_gib: float,
+    layout: _KvLayout,
+    kv: KvCacheType,
+    overhead: float,
+    budget: float,
+    cap: int,
 ) -> int | None:
-    """The most tokens (≤ cap) that fit; memory never falls as context grows, so bisect."""
+    """The most tokens (≤ cap) that fit, exactly as a bisection over every context finds it.
+
+    Memory is weights + KV cache + overhead, and the KV cache is linear in the context (with
+    one bend, at a sliding window): solving the line for the budget gives the edge to within
+    rounding. The float sum never falls as the context grows (each step of it is monotone),
+    so the exact edge, the largest context whose sum is within budget, is found from there by
+    galloping and bisecting on that same sum: a few evaluations instead of ~25 estimates."""
 
     def fits(context: int) -> bool:
-        total = estimate_memory(model, quant, context, kv, overhead_gib=overhead).total_gib
-        return total <= budget
+        return weights_gib + _kv_gib(layout, context, kv) + overhead <= budget
 
     if not fits(0):
         return None
+    _check_context(cap)  # as estimating at a bad maximum context would refuse
     if fits(cap):
         return cap
-    low, high = 0, cap  # fits(low) and not fits(high)
-    while high - low > 1:
+    if layout.full < 0 or layout.windowed < 0:  # no monotone line to solve: bisect it all
+        low, high = 0, cap
+    else:
+        low, high = _bracket(fits, _solve(layout, kv, budget - overhead - weights_gib), cap)
+    while high - low > 1:  # fits(low) and not fits(high)
         middle = (low + high) // 2
         low, high = (middle, high) if fits(middle) else (low, middle)
     return low
+
+
+def _solve(layout: _KvLayout, kv: KvCacheType, room_gib: float) -> float:
+    """The context whose KV cache fills ``room_gib``, from the layout's line (a guess to
+    within rounding; ``inf`` if the cache stops growing first)."""
+    elements = room_gib * GIB / kv.bytes_per_element
+    slope = layout.full + layout.windowed
+    if layout.windowed and slope and elements <= slope * layout.window:
+        return elements / slope
+    if not layout.full:
+        return math.inf
+    return (elements - layout.windowed * layout.window) / layout.full
+
+
+def _bracket(fits: Any, guess: float, cap: int) -> tuple[int, int]:
+    """``(low, high)`` with ``fits(low)`` and not ``fits(high)``, ``0 ≤ low < high ≤ cap``,
+    found by galloping out from ``guess``, given ``fits(0)`` and not ``fits(cap)``."""
+    start = int(guess) if 0 <= guess < cap else (0 if guess < 0 else cap - 1)
+    step = 1
+    if fits(start):
+        low = start
+        while low + step < cap and fits(low + step):
+            low += step
+            step *= 2
+        return low, min(low + step, cap)
+    high = start
+    while high - step > 0 and not fits(high - step):
+        high -= step
+        step *= 2
+    return max(high - step, 0), high
 
 
 def fit_report(
@@ -371,18 +445,27 @@ def fit_report(
     _check_positive(budget_gib, "VRAM")
     _check_min_bits(min_bits)
     kv = _kv_type(kv_cache_type)
-    candidates = [
-        estimate_memory(model, q, context, kv, overhead_gib=overhead_gib) for q in SEARCH_QUANTS
-    ]
-    best = next((e for e in candidates if e.total_gib <= budget_gib), None)
-    if quant is not None:
-        estimate = estimate_memory(model, quant, context, kv, overhead_gib=overhead_gib)
-    else:
-        estimate = best or candidates[-1]
+    params_b = _params_b(model)
+    _check_context(context)
+    _check_overhead(overhead_gib)
+    layout = _model_layout(model, params_b)
+    kv_gib = _kv_gib(layout, context, kv)
+    # The highest-precision format that fits, by the sum ``estimate_memory`` makes; only the
+    # formats reported on are built as estimates.
+    best_quant = next(
+        (
+            q
+            for q in SEARCH_QUANTS
+            if _weights_gib(params_b, q) + kv_gib + overhead_gib <= budget_gib
+        ),
+        None,
+    )
+    chosen = _quant(quant) if quant is not None else best_quant or SEARCH_QUANTS[-1]
+    estimate = _estimate(params_b, layout, chosen, context, kv, overhead_gib)
     arch = model.architecture or Architecture()
     cap = arch.max_context or _CONTEXT_CEILING
-    longest = _longest_context(model, estimate.quant, kv, overhead_gib, budget_gib, cap)
-    notes = _notes(model, arch, estimate, best, budget_gib, context, min_bits, kv)
+    longest = _longest_context(estimate.weights_gib, layout, kv, overhead_gib, budget_gib, cap)
+    notes = _notes(model, arch, estimate, best_quant, budget_gib, context, min_bits, kv)
     return FitReport(
         model_slug=model.slug,
         model_name=model.name,
@@ -391,9 +474,9 @@ def fit_report(
         kv_cache_type=kv.name,
         min_bits=min_bits,
         estimate=estimate,
-        best_quant=best.quant if best else None,
+        best_quant=best_quant,
         longest_context=longest,
-        total_params_b=_params_b(model),
+        total_params_b=params_b,
         active_params_b=model.active_params_b,
         notes=notes,
     )
@@ -403,7 +486,7 @@ def _notes(
     model: ModelSpec,
     arch: Architecture,
     estimate: MemoryEstimate,
-    best: MemoryEstimate | None,
+    best: Quant | None,
     budget_gib: float,
     context: int,
     min_bits: float,
@@ -424,8 +507,8 @@ def _notes(
     if best is None:
         smallest = SEARCH_QUANTS[-1].name
         notes.append(f"Nothing fits in {budget_gib:g} GiB at {context:,} tokens, even {smallest}")
-    elif best.quant.nominal_bits < min_bits:
-        notes.append(f"Best format that fits, {best.quant.name}, is below {min_bits:g}-bit")
+    elif best.nominal_bits < min_bits:
+        notes.append(f"Best format that fits, {best.name}, is below {min_bits:g}-bit")
     if kv.quantized:
         notes.append(
             "A quantized V cache needs flash attention in llama.cpp; without it V stays f16"

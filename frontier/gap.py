@@ -175,12 +175,35 @@ def frontier_series(
         held = best_by_day.get(score.available_on)
         if held is None or _ranks_above(score, held, higher_is_better):
             best_by_day[score.available_on] = score
+    return tuple(_records(best_by_day, higher_is_better))
+
+
+def _frontiers(scores: Iterable[Score], higher_is_better: bool) -> tuple[list[Score], list[Score]]:
+    """``frontier_series`` of the proprietary side and of the open side, in one pass."""
+    closed: dict[date, Score] = {}
+    opened: dict[date, Score] = {}
+    for score in scores:
+        side = score.open_weights
+        if side == True:  # noqa: E712 - as ``frontier_series`` compares it
+            best_by_day = opened
+        elif side == False:  # noqa: E712
+            best_by_day = closed
+        else:
+            continue
+        day = score.available_on
+        held = best_by_day.get(day)
+        if held is None or _ranks_above(score, held, higher_is_better):
+            best_by_day[day] = score
+    return _records(closed, higher_is_better), _records(opened, higher_is_better)
+
+
+def _records(best_by_day: dict[date, Score], higher_is_better: bool) -> list[Score]:
     records: list[Score] = []
     for day in sorted(best_by_day):
         candidate = best_by_day[day]
         if not records or _improves(candidate.value, records[-1].value, higher_is_better):
             records.append(candidate)
-    return tuple(records)
+    return records
 
 
 def gap_report(
@@ -204,19 +227,17 @@ def gap_report(
         The ``GapReport``.
     """
     hib = benchmark.higher_is_better
-    relevant = [s for s in scores if s.benchmark == benchmark.key and s.available_on <= as_of]
-    trajectory = _trajectory(
-        frontier_series(relevant, open_weights=False, higher_is_better=hib),
-        frontier_series(relevant, open_weights=True, higher_is_better=hib),
-        hib,
-    )
+    key = benchmark.key
+    relevant = [s for s in scores if s.benchmark == key and s.available_on <= as_of]
+    trajectory = _trajectory(*_frontiers(relevant, hib), hib)
     now = trajectory[-1] if trajectory else GapPoint(as_of, None, None, None)
     newest = max((s.available_on for s in relevant), default=None)
     age = None if newest is None else (as_of - newest).days
     stale = age is not None and age > stale_after_days
     noise = _noise(benchmark, now, threshold)
+    dates = [point.date for point in trajectory]
     changes = [
-        _change(trajectory, now.gap, _months_before(as_of, n)) for n in CHANGE_WINDOWS_MONTHS
+        _change(trajectory, now.gap, _months_before(as_of, n), dates) for n in CHANGE_WINDOWS_MONTHS
     ]
     return GapReport(
         benchmark=benchmark,
@@ -318,22 +339,30 @@ def _direction(gap: float | None, change: float | None, stable_band: float) -> D
 def _trajectory(
     proprietary: Sequence[Score], open_: Sequence[Score], higher_is_better: bool
 ) -> tuple[GapPoint, ...]:
-    days = sorted({s.available_on for s in proprietary} | {s.available_on for s in open_})
+    """A point on each day either side sets a record. Each side's records are one per day,
+    oldest first (``frontier_series``), so the two are merged in date order."""
     points: list[GapPoint] = []
-    i = j = 0
+    append = points.append
     best_p: Score | None = None
     best_o: Score | None = None
     gap: float | None = None
+    i = j = 0
     n_p, n_o = len(proprietary), len(open_)
-    for day in days:
-        if i < n_p and proprietary[i].available_on == day:
-            best_p, i = proprietary[i], i + 1
-        if j < n_o and open_[j].available_on == day:
-            best_o, j = open_[j], j + 1
+    while i < n_p or j < n_o:
+        day_p = proprietary[i].available_on if i < n_p else None
+        day_o = open_[j].available_on if j < n_o else None
+        if day_o is None or (day_p is not None and day_p <= day_o):
+            day, best_p, i = day_p, proprietary[i], i + 1
+            if day_o == day:
+                best_o, j = open_[j], j + 1
+        else:
+            day, best_o, j = day_o, open_[j], j + 1
         if best_p is not None and best_o is not None:  # _gap, inline: once per point
             difference = best_p.value - best_o.value
             gap = round(difference if higher_is_better else -difference, _GAP_DECIMALS) + 0.0
-        points.append(_point(day, best_p, best_o, gap))
+        point = _new(GapPoint)
+        point.__dict__.update(date=day, proprietary=best_p, open=best_o, gap=gap)  # _point
+        append(point)
     return tuple(points)
 
 
@@ -363,8 +392,12 @@ def _round(value: float) -> float:
     return round(value, _GAP_DECIMALS) + 0.0
 
 
-def _change(trajectory: Sequence[GapPoint], gap_now: float | None, then: date) -> float | None:
-    gap_then = gap_at(trajectory, then)
+def _change(
+    trajectory: Sequence[GapPoint], gap_now: float | None, then: date, dates: list[date]
+) -> float | None:
+    """The change since ``then``; ``dates`` are the trajectory's (``gap_at``, listed once)."""
+    index = bisect_right(dates, then) - 1
+    gap_then = trajectory[index].gap if index >= 0 else None
     if gap_now is None or gap_then is None:
         return None
     return _round(gap_now - gap_then)

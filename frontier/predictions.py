@@ -208,6 +208,7 @@ class _Context:
     prediction: PredictionDef
     data: PredictionData
     today: date
+    reports: Callable[..., GapReport] = gap_report
     cutoff: date = field(init=False)
 
     def __post_init__(self) -> None:
@@ -292,19 +293,27 @@ class _Context:
 Rule = Callable[[_Context], PredictionVerdict]
 
 
-def evaluate(prediction: PredictionDef, data: PredictionData, *, today: date) -> PredictionVerdict:
+def evaluate(
+    prediction: PredictionDef,
+    data: PredictionData,
+    *,
+    today: date,
+    reports: Callable[..., GapReport] = gap_report,
+) -> PredictionVerdict:
     """Judge a prediction on the data as of ``today``.
 
     Args:
         prediction: The prediction and its rule.
         data: Benchmarks, headline scores, model facts and attestations.
         today: The date to judge on (never read from the clock).
+        reports: What computes a gap report, called as :func:`frontier.gap.gap_report` is
+            (a caller may pass one that keeps its reports).
 
     Returns:
         The verdict. An unknown rule or unusable parameters give ``needs review``, not an
         exception.
     """
-    ctx = _Context(prediction, data, today)
+    ctx = _Context(prediction, data, today, reports)
     rule = RULES.get(prediction.rule)
     if rule is None:
         return _verdict(
@@ -601,7 +610,7 @@ def _ob001_parity(ctx: _Context) -> PredictionVerdict:
     window_start = _date_param(ctx, "window_start")
     benches = [ctx.benchmark(k) for k in keys]
     reports = [
-        gap_report(b, ctx.scores(b.key), as_of=ctx.cutoff, threshold=max_gap) for b in benches
+        ctx.reports(b, ctx.scores(b.key), as_of=ctx.cutoff, threshold=max_gap) for b in benches
     ]
     names = [b.name.split(" (")[0] for b in benches]
     all_names = _and(names)

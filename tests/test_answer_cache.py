@@ -2,9 +2,10 @@
 
 ``db.queries`` indexes the benchmark table by its content and builds candidate scores once per
 row content; ``bot.answers`` starts a prediction's rules from the model facts its last run
-looked up; ``bot.embeds`` remembers cleaned text. Each test answers, writes (ORM, Core, or from
-a second engine as another process would), and checks the next answer against one computed
-from scratch, on both databases.
+looked up, keeps a model card by the rows it was read from and a gap report by its inputs;
+``bot.embeds`` remembers cleaned text and what a card or a report renders to. Each test
+answers, writes (ORM, Core, or from a second engine as another process would), and checks the
+next answer against one computed from scratch, on both databases.
 """
 
 from __future__ import annotations
@@ -200,3 +201,144 @@ def test_clean_is_remembered_only_as_the_pure_function_it_is() -> None:
         assert embeds.clean(text, limit) == safe_text.clean(text, limit)
         assert embeds.clean(text, limit) == safe_text.clean(text, limit)
     assert embeds.clean(12.5) == safe_text.clean(12.5)
+
+
+def _fresh_card(engine: Engine, name: str, answers: Answers):  # type: ignore[no-untyped-def]
+    """A model card through the ORM reads (find_model, to_model_spec, model_scores): no
+    single statement and nothing remembered."""
+    from bot.answers import ModelCard, ModelScore
+    from frontier.fits import fit_report
+
+    with session_scope(engine) as session:
+        row = queries.find_model(session, name)
+        spec = queries.to_model_spec(session, row)
+        scores, seen = [], set()
+        for bench, score, source in queries.model_scores(session, row):
+            to_score = queries.to_score(spec, bench, score, source)
+            scores.append(ModelScore(bench.name, to_score, headline=bench.key not in seen))
+            seen.add(bench.key)
+        fit = None
+        if spec.open_weights and spec.total_params_b:
+            fit = fit_report(spec, budget_gib=answers.vram_gib, context=answers.context)
+        return ModelCard(spec, row.license, row.hf_repo, tuple(scores), fit)
+
+
+def _same_card(engine: Engine, answers: Answers, name: str):  # type: ignore[no-untyped-def]
+    from bot import embeds
+
+    card = answers.model(name)
+    fresh = _fresh_card(engine, name, answers)
+    assert card == fresh
+    # The embed built from what the card remembers is the one rendered from scratch.
+    assert embeds.model_embed(card).to_dict() == embeds._model_embed(fresh).to_dict()
+    assert embeds.model_embed(card).to_dict() == embeds._model_embed(card).to_dict()
+    return card
+
+
+def test_the_model_card_follows_every_write(engine: Engine, db_url: str) -> None:
+    answers = _answers(engine)
+    name = "Llama 3.1 70B"
+    first = _same_card(engine, answers, name)
+    assert first.scores and first.fit is not None and first.model.params_citation is not None
+    assert answers.model(name) is first  # kept: the same rows read back
+
+    # ORM: the model's name, size and layers (its memory estimate), and one score's value.
+    with session_scope(engine) as session:
+        model = session.exec(select(t.Model).where(t.Model.slug == first.model.slug)).one()
+        model.name = "Llama Renamed"
+        model.total_params_b = 8.0
+        model.layers = 32
+        score = session.exec(select(t.Score).where(t.Score.model_id == model.id)).first()
+        assert score is not None
+        score.value = 12.5
+    card = _same_card(engine, answers, name)  # its alias still finds it
+    assert card.model.name == "Llama Renamed" and card.fit is not None
+    assert card.fit.total_params_b == 8.0 and card.fit != first.fit
+    assert any(s.score.value == 12.5 for s in card.scores)
+
+    # Core, from another engine: the source its facts cite is renamed, as is one its scores
+    # cite; a new alias points to it.
+    facts = first.model.params_citation
+    assert facts is not None
+    other = make_engine(db_url)
+    try:
+        with session_scope(other) as session:
+            session.connection().execute(
+                update(t.Source).where(t.Source.key == facts.source).values(name="Renamed Source")
+            )
+            cited = first.scores[0].score.citation.source
+            session.connection().execute(
+                update(t.Source).where(t.Source.key == cited).values(name="Other Renamed")
+            )
+            model_id = session.exec(
+                select(t.Model.id).where(t.Model.slug == first.model.slug)
+            ).one()
+            session.add(t.ModelAlias(alias="brandnewalias", model_id=model_id))
+    finally:
+        other.dispose()
+    card = _same_card(engine, answers, name)
+    assert card.model.params_citation is not None
+    assert card.model.params_citation.label == "Renamed Source"
+    assert any(s.score.citation.label.startswith("Other Renamed") for s in card.scores)
+    assert _same_card(engine, answers, "Brand New Alias") == card
+
+    # A score deleted: the card loses it.
+    with session_scope(engine) as session:
+        model = session.exec(select(t.Model).where(t.Model.slug == first.model.slug)).one()
+        for score in session.exec(select(t.Score).where(t.Score.model_id == model.id)):
+            session.delete(score)
+    card = _same_card(engine, answers, name)
+    assert card.scores == ()
+    with pytest.raises(NotFoundError):
+        answers.model("no such model at all")
+
+
+def test_model_cards_equal_the_orm_reads_for_every_model(engine: Engine) -> None:
+    """The one statement finds what find_model finds (name, slug, alias) and reads the
+    scores in model_scores's order, for every model of the store."""
+    answers = _answers(engine)
+    with session_scope(engine) as session:
+        models = list(session.exec(select(t.Model.name, t.Model.slug)))
+        aliases = list(session.exec(select(t.ModelAlias.alias).limit(200)))
+    assert len(models) > 10
+    for name, slug in models:
+        _same_card(engine, answers, name)
+        _same_card(engine, answers, f"  {slug.upper()} ")
+    for alias in aliases:
+        _same_card(engine, answers, alias)
+
+
+def test_a_gap_report_is_kept_only_for_the_same_inputs(engine: Engine) -> None:
+    """Reports (and their embeds) are kept by their inputs: the same candidates, date and
+    threshold give the same report object; another date or threshold, or a write, a new
+    one equal to a report computed from scratch."""
+    from bot import embeds
+
+    answers = _answers(engine)
+    first = answers.gap("mmlu")
+    assert answers.gap("mmlu") is first
+    render = embeds.gap_embed(first, chart_name="gap.png").to_dict()
+    assert render == embeds._gap_embed(first, chart_name="gap.png").to_dict()
+    assert embeds.gap_embed(first, chart_name="gap.png").to_dict() == render
+    assert embeds.gap_embed(first).to_dict() == embeds._gap_embed(first).to_dict() != render
+
+    strict = Answers(engine, today=lambda: TODAY, gap_threshold=0.5)
+    report = strict.gap("mmlu")
+    assert report.threshold == 0.5 and report is not first
+    with session_scope(engine) as session:
+        row = queries.find_benchmark(session, "mmlu")
+        scores = queries.headline_scores(session, row, as_of=TODAY)
+        assert report == gap_report(queries.to_benchmark(row), scores, as_of=TODAY, threshold=0.5)
+    earlier = date(2024, 3, 1)
+    assert answers.gap("mmlu", as_of=earlier) == _fresh_gap(engine, "mmlu", as_of=earlier)
+
+    # A write to a candidate's model (its name is part of the score): a new report.
+    assert first.open is not None
+    with session_scope(engine) as session:
+        model = session.exec(select(t.Model).where(t.Model.slug == first.open.model_slug)).one()
+        model.name = "Renamed Open Model"
+    second = answers.gap("mmlu")
+    assert second is not first and second.open is not None
+    assert second.open.model_name == "Renamed Open Model"
+    assert second == _fresh_gap(engine, "mmlu")
+    assert "Renamed Open Model" in str(embeds.gap_embed(second, chart_name="gap.png").to_dict())

@@ -186,6 +186,25 @@ def test_ob001_miss_evidence_names_the_day_and_scores() -> None:
     assert "2026-04-01" in verdict.summary
 
 
+def test_ob001_takes_its_gap_reports_from_the_callers_reporter() -> None:
+    """``evaluate(..., reports=...)``: the caller's function computes OB-001's gap reports
+    (the bot passes one that keeps them), called as ``gap_report`` is, and the verdict is the
+    one ``gap_report`` itself gives."""
+    from frontier.gap import gap_report
+
+    calls: list[str] = []
+
+    def reporter(benchmark, scores, *, as_of, threshold):  # type: ignore[no-untyped-def]
+        calls.append(benchmark.key)
+        return gap_report(benchmark, scores, as_of=as_of, threshold=threshold)
+
+    found = data(BASE + ONE_EXCEEDS)
+    assert evaluate(OB001, found, today=TODAY, reports=reporter) == evaluate(
+        OB001, found, today=TODAY
+    )
+    assert sorted(calls) == sorted(OB001.params["benchmarks"])
+
+
 def test_ob001_within_noise_is_at_risk() -> None:
     # HumanEval has 164 questions: 91 vs 90 (gap 1) has a 95% interval of about ±6 points,
     # which reaches the 2-point line, so the gap is within sampling noise of it.
