@@ -303,8 +303,10 @@ class Answers:
         """A read-only unit of work on a bare connection: for the answers that only run
         prebuilt Core statements. Nothing to commit and no ORM unit of work to keep in step
         with the headline table (a new session has none pending either), so it skips the
-        session's bookkeeping (a fifth of a ``/gap`` on SQLite); closing it ends the read
-        transaction. Writes and ORM reads go through ``session_scope``."""
+        session's bookkeeping (a fifth of a ``/gap`` on SQLite); closing it ends the
+        connection's transaction (PostgreSQL: one snapshot for the answer's statements;
+        SQLite: no BEGIN before a write, so each statement reads the latest commit, as a
+        ``session_scope`` read does). Writes and ORM reads go through ``session_scope``."""
         with self.engine.connect() as connection:
             yield connection
 

@@ -1069,17 +1069,21 @@ def model_specs(
     wanted = sorted(set(slugs))
     specs = []
     connection = session.connection()
+    statement = _MODELS_BY_SLUG[open_only]
     for start in range(0, len(wanted), _SLUG_CHUNK):
-        chunk = connection.execute(
-            _MODELS_BY_SLUG, {"slugs": wanted[start : start + _SLUG_CHUNK]}
-        ).all()
+        chunk = connection.execute(statement, {"slugs": wanted[start : start + _SLUG_CHUNK]}).all()
         specs += [to_model_spec(session, row) for row in chunk]  # type: ignore[arg-type]
     return specs
 
 
-_MODELS_BY_SLUG = select(*_MODEL_TABLE.c).where(
+_ANY_MODEL_BY_SLUG = select(*_MODEL_TABLE.c).where(
     _MODEL_TABLE.c.slug.in_(bindparam("slugs", expanding=True))
 )
+# By ``open_only``: every model with the slugs, or only the open ones.
+_MODELS_BY_SLUG = {
+    False: _ANY_MODEL_BY_SLUG,
+    True: _ANY_MODEL_BY_SLUG.where(_MODEL_TABLE.c.open_weights == true()),
+}
 
 
 # Slugs per ``IN (...)`` (well under SQLite's 32,766 and psycopg's 65,535 parameters).

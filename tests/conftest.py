@@ -172,3 +172,23 @@ def pytest_unconfigure(config: pytest.Config) -> None:
             yellow=True,
             bold=True,
         )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_answer_memos() -> Iterator[None]:
+    """Each test starts with the answers' memos empty (db.queries, bot.answers, bot.embeds).
+
+    They are keyed by the content of what was read, so a test cannot be served another
+    test's answer; but a memo filled by the SQLite run of a test would serve the same content
+    to its PostgreSQL run as objects built from SQLite's rows, and hide a difference between
+    the drivers' values. (A process of the bot talks to one database.)"""
+    from bot import answers, embeds
+    from db import queries
+
+    queries._SCORE_MEMO.clear()
+    queries._index_benchmarks.cache_clear()
+    answers._GAP_REPORTS.clear()
+    answers._LOOKED_UP.clear()
+    answers._model_card.cache_clear()
+    embeds._GAP_EMBEDS.clear()
+    yield

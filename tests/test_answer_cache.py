@@ -342,3 +342,15 @@ def test_a_gap_report_is_kept_only_for_the_same_inputs(engine: Engine) -> None:
     assert second.open.model_name == "Renamed Open Model"
     assert second == _fresh_gap(engine, "mmlu")
     assert "Renamed Open Model" in str(embeds.gap_embed(second, chart_name="gap.png").to_dict())
+
+
+def test_model_facts_by_slug_keep_the_open_only_filter(engine: Engine) -> None:
+    """``model_specs(open_only=True, slugs=...)`` lists only the open models among the slugs."""
+    with session_scope(engine) as session:
+        every = queries.model_specs(session)
+        slugs = {spec.slug for spec in every}
+        assert any(not spec.open_weights for spec in every)  # the data has both kinds
+        both = queries.model_specs(session, slugs=slugs)
+        only_open = queries.model_specs(session, open_only=True, slugs=slugs)
+    assert {s.slug for s in both} == slugs
+    assert {s.slug for s in only_open} == {s.slug for s in every if s.open_weights}
