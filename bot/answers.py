@@ -215,6 +215,7 @@ def _model_card(rows: queries.CardRows, budget: float, tokens: int) -> ModelCard
 # lives; all of them are immutable. Bounded: cleared when full.
 _GAP_REPORTS: dict[tuple[Any, ...], tuple[tuple[Any, ...], GapReport]] = {}
 _GAP_REPORTS_LIMIT = 256
+_GAP_REPORT_MAX_SCORES = 2_000  # candidates are a few hundred at most
 
 
 def _gap_report(
@@ -222,6 +223,10 @@ def _gap_report(
 ) -> GapReport:
     """``gap_report(view, scores, as_of=as_of, threshold=threshold)``, kept by its inputs (the
     prediction rules get it too: ``evaluate(..., reports=_gap_report)``)."""
+    if len(scores) > _GAP_REPORT_MAX_SCORES:
+        # Every headline score of a benchmark (/prediction list's rules): new objects on every
+        # read, so never found again, and an entry would keep tens of thousands alive.
+        return gap_report(view, scores, as_of=as_of, threshold=threshold)
     key = (as_of, threshold, type(threshold), id(view), *map(id, scores))
     found = _GAP_REPORTS.get(key)
     if found is not None:

@@ -354,3 +354,22 @@ def test_model_facts_by_slug_keep_the_open_only_filter(engine: Engine) -> None:
         only_open = queries.model_specs(session, open_only=True, slugs=slugs)
     assert {s.slug for s in both} == slugs
     assert {s.slug for s in only_open} == {s.slug for s in every if s.open_weights}
+
+
+def test_a_report_over_every_headline_score_is_not_kept(engine: Engine) -> None:
+    """Only reports over a few hundred candidates are kept: a report over a benchmark's every
+    headline score (new objects on every read, as /prediction list's rules get them) is
+    computed and let go, not kept with the tens of thousands of scores it was made from."""
+    with session_scope(engine) as session:
+        row = queries.find_benchmark(session, "mmlu")
+        view = queries.to_benchmark(row)
+        scores = queries.headline_scores(session, row)
+    many = (scores * (answers_module._GAP_REPORT_MAX_SCORES // len(scores) + 1))[
+        : answers_module._GAP_REPORT_MAX_SCORES + 1
+    ]
+    answers_module._GAP_REPORTS.clear()
+    report = answers_module._gap_report(view, many, as_of=TODAY, threshold=2.0)
+    assert report == gap_report(view, many, as_of=TODAY, threshold=2.0)
+    assert answers_module._GAP_REPORTS == {}
+    answers_module._gap_report(view, scores[:50], as_of=TODAY, threshold=2.0)
+    assert len(answers_module._GAP_REPORTS) == 1  # a candidates-sized report is kept
