@@ -25,7 +25,7 @@ from frontier.fits import FitReport
 from frontier.gap import Dashboard, GapReport
 from frontier.lag import LagReport
 from frontier.predictions import TrackRecord
-from frontier.types import Citation, Score
+from frontier.types import Citation, Score, fmt_value
 
 COLOR_OPEN = discord.Colour(0x1B9E77)
 COLOR_PROPRIETARY = discord.Colour(0x7570B3)
@@ -92,8 +92,8 @@ def score_line(score: Score) -> str:
     approx = "~" if score.approximate else ""
     setting = f" ({clean(score.setting, 40)})" if score.setting else ""
     return (
-        f"**{clean(score.model_name, 80)}** {approx}{score.value:.1f}%{setting} · "
-        f"{score.available_on.isoformat()}"
+        f"**{clean(score.model_name, 80)}** {approx}{fmt_value(score.value, score.unit)}"
+        f"{setting} · {score.available_on.isoformat()}"
     )
 
 
@@ -324,7 +324,7 @@ def fits_embed(
     for number, item in enumerate(chunk, start=page * per_page + 1):
         report, score = item.report, item.score
         quant = report.best_quant.name if report.best_quant else "?"
-        bench = f"{score.value:.1f}%" if score else "no score"
+        bench = fmt_value(score.value, score.unit) if score else "no score"
         lines.append(
             f"{number}. **{clean(report.model_name, 60)}** — {quant}, "
             f"{report.estimate.total_gib:.1f} GiB — {bench}"

@@ -16,7 +16,7 @@ from frontier.fits import FitReport
 from frontier.gap import Dashboard, GapReport
 from frontier.lag import LagReport
 from frontier.predictions import Evidence, TrackRecord
-from frontier.types import Score
+from frontier.types import Score, fmt_value
 
 
 def fmt_points(value: float | None, *, signed: bool = True) -> str:
@@ -30,7 +30,7 @@ def fmt_score(score: Score) -> str:
     """``GPT-4 86.4% (5-shot)``, with ``~`` for an approximate figure."""
     approx = "~" if score.approximate else ""
     setting = f" ({score.setting})" if score.setting else ""
-    return f"{score.model_name} {approx}{score.value:.1f}%{setting}"
+    return f"{score.model_name} {approx}{fmt_value(score.value, score.unit)}{setting}"
 
 
 def cite(score: Score) -> str:
@@ -197,7 +197,9 @@ def fits_text(answer: FitAnswer | FitListAnswer) -> str:
     for number, item in enumerate(ranking.fits, start=1):
         report, score = item.report, item.score
         quant = report.best_quant.name if report.best_quant else "?"
-        bench = f"{answer.benchmark.name} {score.value:.1f}%" if score else "no score"
+        bench = (
+            f"{answer.benchmark.name} {fmt_value(score.value, score.unit)}" if score else "no score"
+        )
         source = f" ({score.citation.label})" if score else ""
         lines.append(
             f"  {number:>2}. {report.model_name} — {quant} {fmt_gib(report.estimate.total_gib)}"

@@ -71,6 +71,7 @@ class BenchmarkRow:
     question_count_url: str | None
     tracked: bool
     key_order: int
+    unit: str
     view: f.Benchmark = field(compare=False)
 
 
@@ -124,6 +125,7 @@ _BENCHMARK_ROWS = select(  # type: ignore[call-overload]
     # The row's place in key order as the database collates (the order of
     # ``tracked_benchmarks``), so that no second statement sorts them.
     func.row_number().over(order_by=_BENCH.key),
+    _BENCH.unit,
 ).order_by(_BENCH.id)
 
 
@@ -156,6 +158,7 @@ def _index_benchmarks(rows: tuple[tuple[Any, ...], ...]) -> BenchmarkTable:
         count_url,
         tracked,
         key_order,
+        unit,
     ) in rows:
         values = SimpleNamespace(
             id=bench_id,
@@ -169,6 +172,7 @@ def _index_benchmarks(rows: tuple[tuple[Any, ...], ...]) -> BenchmarkTable:
             question_count_url=count_url,
             tracked=bool(tracked),
             key_order=key_order,
+            unit=unit,
         )
         row = BenchmarkRow(**vars(values), view=to_benchmark(values))  # type: ignore[arg-type]
         found.append(row)
@@ -224,6 +228,7 @@ def to_benchmark(row: t.Benchmark | BenchmarkRow) -> f.Benchmark:
         canonical_setting=row.canonical_setting,
         question_count=row.question_count,
         question_count_citation=citation,
+        unit=row.unit,
     )
 
 
@@ -247,6 +252,7 @@ def to_score(spec: f.ModelSpec, bench: t.Benchmark, score: t.Score, source: t.So
         citation=_citation(source, score),
         setting=score.setting or None,
         approximate=score.approximate,
+        unit=bench.unit,
     )
 
 
@@ -449,7 +455,7 @@ def _shared_citation(
 def _scores_from_rows(benchmark: t.Benchmark, rows: Sequence[Any]) -> dict[int, f.Score]:
     """Rows starting with :data:`_SCORE_COLUMNS` as ``frontier`` scores by score id."""
     found = {}
-    key = benchmark.key
+    key, unit = benchmark.key, benchmark.unit
     # Scores from one source share one citation object (a benchmark has tens of thousands).
     citations: dict[tuple[str, str, str | None], f.Citation] = {}
     for row in rows:
@@ -478,6 +484,7 @@ def _scores_from_rows(benchmark: t.Benchmark, rows: Sequence[Any]) -> dict[int, 
             citation=citation,
             setting=setting or None,
             approximate=approx,
+            unit=unit,
         )
     return found
 
@@ -564,23 +571,24 @@ def _candidates_stored(
     )
     if as_of is not None and rows and rows[0][-1]:
         return None
-    return _remembered_scores(benchmark.key, rows)
+    return _remembered_scores(benchmark.key, benchmark.unit, rows)
 
 
-# Scores built from candidate rows, by the row's whole content (and the benchmark key): the
+# Scores built from candidate rows, by the row's whole content (and the benchmark's key and
+# unit): the
 # same rows come back on every answer until a write changes them, and a changed row is a new
 # key, so nothing here can be stale. Bounded: cleared when full.
-_SCORE_MEMO: dict[tuple[str, tuple[Any, ...]], f.Score] = {}
+_SCORE_MEMO: dict[tuple[str, str, tuple[Any, ...]], f.Score] = {}
 _SCORE_MEMO_LIMIT = 20_000
 
 
-def _remembered_scores(key: str, rows: Sequence[Any]) -> list[f.Score]:
+def _remembered_scores(key: str, unit: str, rows: Sequence[Any]) -> list[f.Score]:
     """Rows starting with :data:`_SCORE_COLUMNS` as scores (one per score id), built once."""
     found: dict[int, f.Score] = {}
     missing = []
     for row in rows:
         values = tuple(row[:13])
-        score = _SCORE_MEMO.get((key, values))
+        score = _SCORE_MEMO.get((key, unit, values))
         if score is None:
             missing.append(row)
         else:
@@ -588,10 +596,11 @@ def _remembered_scores(key: str, rows: Sequence[Any]) -> list[f.Score]:
     if missing:
         if len(_SCORE_MEMO) + len(missing) > _SCORE_MEMO_LIMIT:
             _SCORE_MEMO.clear()
-        for score_id, score in _scores_from_rows(SimpleNamespace(key=key), missing).items():  # type: ignore[arg-type]
+        bench = SimpleNamespace(key=key, unit=unit)
+        for score_id, score in _scores_from_rows(bench, missing).items():  # type: ignore[arg-type]
             found[score_id] = score
         for row in missing:
-            _SCORE_MEMO[key, tuple(row[:13])] = found[row[0]]
+            _SCORE_MEMO[key, unit, tuple(row[:13])] = found[row[0]]
     return list(found.values())
 
 
@@ -805,6 +814,7 @@ def model_card(rows: CardRows) -> ModelCardRows:
             source,
             src_name,
             src_url,
+            unit,
         ) = row[_CARD_MODEL_WIDTH:]
         if bench_key is None or source is None:  # no score, or one without its benchmark or source
             continue
@@ -819,6 +829,7 @@ def model_card(rows: CardRows) -> ModelCardRows:
             citation=citation,
             setting=setting or None,
             approximate=approx,
+            unit=unit,
         )
         scores.append((bench_key, bench_name, score))
     license_, hf_repo = first[_CARD_MODEL_WIDTH - 2 : _CARD_MODEL_WIDTH]
@@ -882,6 +893,7 @@ def _model_card_statement() -> Any:
             src.c.key,
             src.c.name,
             src.c.url,
+            bench.c.unit,
         )
         .select_from(joined)
         .where(m.id == func.coalesce(by_alias, by_slug))

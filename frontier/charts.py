@@ -664,8 +664,9 @@ def _frontier_limits(ax: Axes, values: Sequence[float], report: GapReport) -> No
         bottom = max(bottom, 0.0)
     ax.set_ylim(bottom, top)
     ax.yaxis.set_major_locator(MaxNLocator(nbins=8, steps=[1, 2, 5, 10]))
-    unit = " (%)" if report.benchmark.higher_is_better else " (lower is better)"
-    ax.set_ylabel(f"Best score{unit}", size=AXIS_SIZE, color=INK)
+    unit = report.benchmark.unit
+    better = "" if report.benchmark.higher_is_better else ", lower is better"
+    ax.set_ylabel(f"Best score ({unit}{better})", size=AXIS_SIZE, color=INK)
 
 
 def _draw_frontier(ax: Axes, records: Sequence[Score], as_of: date, color: str) -> Path:

@@ -22,6 +22,11 @@ class Citation:
         return self.label
 
 
+def fmt_value(value: float, unit: str = "%") -> str:
+    """A score's value with its benchmark's unit: ``86.4%``, ``1188.1 elo``."""
+    return f"{value:.1f}%" if unit == "%" else f"{value:.1f} {unit}"
+
+
 @dataclass(frozen=True)
 class Benchmark:
     """A benchmark as the analytics need it."""
@@ -32,6 +37,7 @@ class Benchmark:
     canonical_setting: str | None = None
     question_count: int | None = None
     question_count_citation: Citation | None = None
+    unit: str = "%"
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,9 @@ class Score:
     citation: Citation
     setting: str | None = None
     approximate: bool = False
+    unit: str = "%"
+    """The benchmark's unit: ``%``, or another (an Arena rating is ``elo``, Epoch's
+    capabilities index ``eci``): a value is shown with it, never as a percentage."""
 
 
 @dataclass(frozen=True)

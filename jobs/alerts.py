@@ -52,7 +52,7 @@ from frontier.fits import DEFAULT_CONTEXT, FitReport
 from frontier.gap import GapReport, gap_report
 from frontier.lag import UnsupportedBenchmarkError, lag_report
 from frontier.predictions import PredictionData, PredictionVerdict, evaluate, status_change
-from frontier.types import Score
+from frontier.types import Score, fmt_value
 from jobs.delivery import Target, prune_traces, record_trace, write_alert
 from jobs.ingest import ChangeEvent, IngestResult
 from jobs.sources.base import SourceError, SourceFormatError
@@ -123,7 +123,8 @@ def _fmt_score(score: Score | None) -> str:
         return "none yet"
     approx = "~" if score.approximate else ""
     return (
-        f"{score.model_name} {approx}{score.value:.1f}% ({score.available_on.isoformat()}) — "
+        f"{score.model_name} {approx}{fmt_value(score.value, score.unit)} "
+        f"({score.available_on.isoformat()}) — "
         f"source: {score.citation.label}"
     )
 
@@ -304,15 +305,18 @@ class _Run(_Outbox):
                 f"{len(self.result.events)} changes noted silently (a new source)",
             )
 
-    def movers(self, benchmark: str) -> list[str]:
+    def movers(self, benchmark: str, unit: str = "%") -> list[str]:
         lines = []
         for event in self.result.events:
             if event.benchmark != benchmark or event.kind not in ("new_score", "changed_score"):
                 continue
             side = "open" if event.open_weights else "proprietary"
-            was = f" (was {event.old_value:.1f}%)" if event.old_value is not None else ""
+            was = (
+                f" (was {fmt_value(event.old_value, unit)})" if event.old_value is not None else ""
+            )
             lines.append(
-                f"{event.model_name} ({side}) {event.value:.1f}%{was} from {self.result.source}"
+                f"{event.model_name} ({side}) {fmt_value(event.value, unit)}{was} "
+                f"from {self.result.source}"
             )
         return lines[:5]
 
@@ -360,7 +364,7 @@ class _Run(_Outbox):
                 report,
                 step.crossing,
                 before.gap if before else None,
-                self.movers(report.benchmark.key),
+                self.movers(report.benchmark.key, report.benchmark.unit),
             ),
             group_key=f"gap:{guild.id}:{report.benchmark.key}",
         )
@@ -375,7 +379,7 @@ class _Run(_Outbox):
                 (s for s in scores if s.model_slug == event.model_slug and s.value == event.value),
                 None,
             )
-            subject = f"{row.name}: {event.model_name} {event.value:.1f}%"
+            subject = f"{row.name}: {event.model_name} {fmt_value(event.value, row.unit)}"
             stale = score is not None and self.today - score.available_on > EVENT_STALE_AFTER
             for guild in self.guilds:
                 if stale:
@@ -391,7 +395,7 @@ class _Run(_Outbox):
                     guild,
                     "open_best",
                     rules.dedupe_key("open_best", guild.id, row.key, event.model_slug, event.value),
-                    open_best_payload(row.name, event, score),
+                    open_best_payload(row.name, event, score, row.unit),
                 )
 
     def catch_ups(self, row: t.Benchmark, scores: Sequence[Score]) -> None:
@@ -583,7 +587,8 @@ def fits_payload(report: FitReport, scores: Sequence[Score]) -> dict[str, Any]:
         + ("" if estimate.kv_exact else "; KV cache estimated (architecture unknown)"),
     ]
     score_lines = [
-        f"{s.benchmark}: {s.value:.1f}% — source: {s.citation.label}" for s in scores[:8]
+        f"{s.benchmark}: {fmt_value(s.value, s.unit)} — source: {s.citation.label}"
+        for s in scores[:8]
     ]
     return {
         "title": f"{report.model_name} fits your {report.budget_gib:g} GiB GPU",
@@ -595,17 +600,20 @@ def fits_payload(report: FitReport, scores: Sequence[Score]) -> dict[str, Any]:
     }
 
 
-def open_best_payload(benchmark: str, event: ChangeEvent, score: Score | None) -> dict[str, Any]:
-    """A new open-weights best."""
-    was = f" (previous open best {event.old_value:.1f}%)" if event.old_value is not None else ""
-    lines = [f"{event.model_name} scores {event.value:.1f}% on {benchmark}{was}."]
+def open_best_payload(
+    benchmark: str, event: ChangeEvent, score: Score | None, unit: str = "%"
+) -> dict[str, Any]:
+    """A new open-weights best (``unit``: the benchmark's)."""
+    old = event.old_value
+    was = f" (previous open best {fmt_value(old, unit)})" if old is not None else ""
+    lines = [f"{event.model_name} scores {fmt_value(event.value, unit)} on {benchmark}{was}."]
     if score is not None:
         lines.append(
             f"Available since {score.available_on.isoformat()} — source: {score.citation.label}"
         )
     return {
         "title": f"New open-weights best on {benchmark}: {event.model_name}",
-        "subject": f"{benchmark}: {event.model_name} {event.value:.1f}%",
+        "subject": f"{benchmark}: {event.model_name} {fmt_value(event.value, unit)}",
         "lines": lines,
         "color": "open",
     }
@@ -618,9 +626,11 @@ def catch_up_payload(benchmark: str, closed: Score, opened: Score, months: float
         f"of {months:.0f} months ago",
         "subject": f"{opened.model_name} matches {closed.model_name} on {benchmark}",
         "lines": [
-            f"{closed.model_name}: {closed.value:.1f}% ({closed.available_on.isoformat()}) — "
+            f"{closed.model_name}: {fmt_value(closed.value, closed.unit)} "
+            f"({closed.available_on.isoformat()}) — "
             f"source: {closed.citation.label}",
-            f"{opened.model_name}: {opened.value:.1f}% ({opened.available_on.isoformat()}) — "
+            f"{opened.model_name}: {fmt_value(opened.value, opened.unit)} "
+            f"({opened.available_on.isoformat()}) — "
             f"source: {opened.citation.label}",
             "Matched on Epoch AI's −ln(1 − accuracy) scale within 0.02.",
         ],
