@@ -607,7 +607,10 @@ class _Ingest:
         PostgreSQL gets one ``= ANY(array)`` with the values as a single parameter, because
         thousands of separate parameters cost it ten times the lookups themselves.
         """
-        items = list(values)
+        # Names come from records before validation, which drops NUL characters: look them
+        # up as they will be (PostgreSQL refuses a parameter holding NUL; SQLite would match
+        # nothing).
+        items = [v.replace("\x00", "") if isinstance(v, str) else v for v in values]
         if not items:
             return
         if self.postgres:

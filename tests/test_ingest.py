@@ -360,6 +360,11 @@ def test_nul_characters_are_dropped_so_both_databases_store_the_row(engine: Engi
     result = ingest(engine, batch("epoch", rows, [open_model("Nul\x00 Model")]))
     assert result.rejected == [] and result.counts["scores_new"] == 1
     assert stored(engine, "nul-model", "gsm8k") == [("epoch", 33.0, "")]
+    # Names are looked up before validation drops the NUL (a repo id too): as they will be.
+    rows = [score("Nul\x00 Model", "mmlu", 44.0, raw_model_id="nul-lab/nul\x00-model")]
+    again = ingest(engine, batch("epoch", rows))
+    assert again.rejected == [] and again.counts["scores_new"] == 1
+    assert stored(engine, "nul-model", "mmlu") == [("epoch", 44.0, "")]
 
 
 def new_models_batch(n: int, tag: str) -> SourceBatch:
