@@ -4,6 +4,7 @@ format and every context: both must be what the estimates themselves say."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 
@@ -15,6 +16,7 @@ from frontier.fits import (
     fit_report,
 )
 from frontier.types import Architecture, ModelSpec
+from tests.frontier.test_fits import GEMMA_3_27B
 
 
 def _bisected_longest(model: ModelSpec, quant, kv: str, budget: float) -> int | None:  # type: ignore[no-untyped-def]
@@ -92,16 +94,10 @@ def test_best_format_and_longest_context_are_the_estimates_own(seed: int) -> Non
 
 def test_the_edge_is_exact_at_the_sliding_window_bend() -> None:
     # Memory at the window and one past it: the line bends there (local layers stop growing).
-    arch = Architecture(
-        layers=62,
-        kv_heads=16,
-        head_dim=128,
-        attention="sliding",
-        sliding_window=1024,
-        full_attention_layers=10,
-        max_context=None,
-    )
-    model = ModelSpec(slug="g", name="G", total_params_b=27.0, architecture=arch)
+    # Gemma 3 27B's layout (test_fits), with no context cap, so the bend decides.
+    assert GEMMA_3_27B.architecture is not None
+    arch = replace(GEMMA_3_27B.architecture, max_context=None)
+    model = replace(GEMMA_3_27B, architecture=arch)
     for kv in ("f16", "q8_0"):
         weights = estimate_memory(model, "Q4_K_M", 0, kv).total_gib
         for room in (0.0, 1e-6, 0.05, 0.1, 0.5, 3.0):
