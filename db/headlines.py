@@ -11,12 +11,16 @@ How the table stays true to the scores:
 
 * Changes made through the ORM unit of work (``session.add``, attribute changes,
   ``session.delete``) are seen by the session events below: a score's model is marked dirty,
-  so is a model whose openness changed; a changed source trust rank or canonical setting marks
-  everything dirty.
+  so is a model whose openness changed or that was deleted; a changed source trust rank or
+  canonical setting marks everything dirty.
 * Writers that change ``score`` rows, or ``model.open_weights``, with Core statements (bulk
   ingest) call :func:`mark_dirty` with the models they touched.
 * Dirty models are recomputed by :func:`sync`, which the headline queries call before they read
   and which runs before every commit, so nothing is committed with a stale headline.
+
+The table's only foreign key is its score's, checked at commit: a write that removes a
+headline score (a Core ``DELETE`` of a score or a model, say) without recomputing fails loudly
+instead of leaving a stale row.
 
 Recomputing is idempotent: marking a model that did not change only costs its recomputation.
 Models of unknown openness have rows too (``open_weights`` NULL): the queries leave them out.
@@ -162,19 +166,27 @@ def _among(connection: Connection, column: Any, ids: list[int]) -> Any:
     return column.in_(ids)
 
 
-def _insert_headlines(connection: Connection, model_ids: list[int] | None) -> list[_Point]:
-    """Insert the chosen rows (of these models, or all) and return them as points."""
+def _insert_headlines(
+    connection: Connection, model_ids: list[int] | None, *, fresh: bool = False
+) -> list[_Point]:
+    """Insert the chosen rows (of these models, or all) and return them as points.
+
+    ``fresh``: the models were inserted by this transaction (see :func:`mark_dirty`), so no
+    other writer can have rows for them yet, and a plain ``INSERT`` does (PostgreSQL's
+    ``ON CONFLICT`` probes the key before every row).
+    """
     ranked = _ranked(connection, model_ids)
     chosen = select(*(ranked.c[name] for name in _COLUMNS)).where(ranked.c.rn == 1)
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     insert = dialect.insert(t.Headline).from_select(list(_COLUMNS), chosen)
-    # A concurrent writer may have inserted the same (benchmark, model) after our delete: the
-    # newer computation wins instead of failing the transaction. (The WHERE above also keeps
-    # SQLite's parser from reading ON CONFLICT as a join constraint.)
-    insert = insert.on_conflict_do_update(
-        index_elements=["model_id", "benchmark_id"],
-        set_={**{name: insert.excluded[name] for name in _COLUMNS[2:]}, "record": False},
-    )
+    if not fresh:
+        # A concurrent writer may have inserted the same (benchmark, model) after our delete:
+        # the newer computation wins instead of failing the transaction. (The WHERE above
+        # also keeps SQLite's parser from reading ON CONFLICT as a join constraint.)
+        insert = insert.on_conflict_do_update(
+            index_elements=["model_id", "benchmark_id"],
+            set_={**{name: insert.excluded[name] for name in _COLUMNS[2:]}, "record": False},
+        )
     if model_ids is None:
         connection.execute(insert)
         return []
@@ -201,7 +213,7 @@ def refresh(connection: Connection, model_ids: Iterable[int], *, new: Iterable[i
         if stored:
             removed = delete(t.Headline).where(_among(connection, h.model_id, stored))
             gone += connection.execute(removed.returning(*(h[n] for n in _POINT), h.record)).all()
-        added += _insert_headlines(connection, chunk)
+        added += _insert_headlines(connection, chunk, fresh=not stored)
     _mark_changed_records(connection, gone, added)
 
 
@@ -373,7 +385,9 @@ def _mark_flushed(session: OrmSession, _context: Any) -> None:
             history = inspect(obj).attrs.model_id.history
             touched.update(i for i in history.deleted or () if i is not None)
         elif isinstance(obj, t.Model):
-            if obj in session.dirty and _changed(obj, "open_weights"):
+            # A deleted model's scores go with it (ON DELETE CASCADE); its headline rows are
+            # recomputed to none (the table has no key of its own on the model).
+            if obj in session.deleted or (obj in session.dirty and _changed(obj, "open_weights")):
                 touched.add(obj.id)  # type: ignore[arg-type]
         elif obj in session.dirty and _moves_every_choice(obj):
             mark_everything_dirty(session)

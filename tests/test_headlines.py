@@ -108,6 +108,53 @@ def test_openness_trust_and_deletion_changes_are_followed(engine: Engine) -> Non
         assert headlines.stale(connection) == 0
 
 
+def _record_holder(session: Session) -> tuple[t.Benchmark, t.Model]:
+    """A benchmark and the model of its newest open-weights frontier record (no attestation
+    cites it, so it can be deleted)."""
+    h = t.Headline.__table__.c  # type: ignore[attr-defined]
+    cited = set(session.exec(select(t.Attestation.model_id)).all())
+    rows = session.execute(
+        select(h.benchmark_id, h.model_id)
+        .where(headlines._RECORD, h.open_weights.is_(True))
+        .order_by(h.available_on.desc(), h.benchmark_id)
+    ).all()
+    benchmark_id, model_id = next(row for row in rows if row.model_id not in cited)
+    return session.get(t.Benchmark, benchmark_id), session.get(t.Model, model_id)
+
+
+def test_deleting_a_model_takes_its_headline_rows_and_moves_the_records(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        bench, model = _record_holder(session)
+        slug, bench_id = model.slug, bench.id
+        session.delete(model)  # its scores go by ON DELETE CASCADE
+    with engine.connect() as connection:
+        assert headlines.stale(connection) == 0
+    with session_scope(engine) as session:
+        h = t.Headline.__table__.c  # type: ignore[attr-defined]
+        left = session.execute(select(h.model_id).where(h.model_id == model.id)).all()
+        assert left == []
+        bench = session.get(t.Benchmark, bench_id)
+        assert slug not in {s.model_slug for s in queries.headline_scores(session, bench)}
+
+
+def test_a_core_delete_that_skips_the_headline_fails_its_commit(engine: Engine) -> None:
+    from sqlalchemy import delete
+    from sqlalchemy.exc import IntegrityError
+
+    with Session(engine) as session:
+        _bench_row, model = _record_holder(session)
+        # Invisible to the session events: the headline rows would point at deleted scores.
+        session.execute(delete(t.Model).where(t.Model.id == model.id))
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+        else:
+            raise AssertionError("a commit left headline rows whose scores are gone")
+    with engine.connect() as connection:
+        assert headlines.stale(connection) == 0  # nothing was committed
+
+
 def test_core_writes_need_mark_dirty_and_the_check_sees_the_difference(engine: Engine) -> None:
     with Session(engine) as session:
         bench = _bench(session)
