@@ -18,9 +18,10 @@ How the table stays true to the scores:
 * Dirty models are recomputed by :func:`sync`, which the headline queries call before they read
   and which runs before every commit, so nothing is committed with a stale headline.
 
-The table's only foreign key is its score's, checked at commit: a write that removes a
-headline score (a Core ``DELETE`` of a score or a model, say) without recomputing fails loudly
-instead of leaving a stale row.
+A headline row's score must still exist at commit (SQLite: a deferred foreign key;
+PostgreSQL: a deferred constraint trigger on ``score``'s deletes, migration 0010): a write that
+removes a headline score (a Core ``DELETE`` of a score or a model, say) without recomputing
+fails its commit instead of leaving a stale row.
 
 Recomputing is idempotent: marking a model that did not change only costs its recomputation.
 Models of unknown openness have rows too (``open_weights`` NULL): the queries leave them out.

@@ -16,6 +16,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     UniqueConstraint,
@@ -390,6 +391,9 @@ class Headline(SQLModel, table=True):
             sqlite_where=text("record = 1"),
             postgresql_where=text("record"),
         ),
+        ForeignKeyConstraint(
+            ["score_id"], ["score.id"], deferrable=True, initially="DEFERRED"
+        ).ddl_if(dialect="sqlite"),
     )
     # Model first in the key: recomputing a model's rows finds them by the key alone. The
     # model and benchmark are the score's (whose own keys check them); the score's key is the
@@ -397,17 +401,14 @@ class Headline(SQLModel, table=True):
     # large poll on PostgreSQL).
     model_id: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
     benchmark_id: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
-    score_id: int = Field(
-        # Checked at commit, not per statement: deleting a headline score is fine as long as
-        # the same transaction recomputes that model's headline (db.headlines does, before
-        # every commit), and a writer that forgets to fails loudly instead of leaving the
-        # table stale (a cascade would drop the row and hide a lost frontier record).
-        sa_column=Column(
-            ForeignKey("score.id", deferrable=True, initially="DEFERRED"),
-            nullable=False,
-            index=True,
-        )
-    )
+    # The score must outlive its headline row, checked at commit, not per statement: deleting
+    # a headline score is fine as long as the same transaction recomputes that model's
+    # headline (db.headlines does, before every commit), and a writer that forgets to fails
+    # loudly instead of leaving the table stale (a cascade would drop the row and hide a lost
+    # frontier record). SQLite checks it as a deferred foreign key (the constraint in
+    # __table_args__); PostgreSQL, which would run a query per inserted headline row, as a
+    # deferred constraint trigger on score's deletes (migration 0010).
+    score_id: int = Field(sa_column=Column(Integer, nullable=False, index=True))
     value: float
     available_on: date
     open_weights: bool | None = None
