@@ -148,8 +148,9 @@ def measure_ingest(engine: Engine, *, models: int, scores_per_model: int) -> dic
 
 
 def _check_deferred(conn: Any) -> None:
-    """Run the checks a commit would run last: PostgreSQL's deferred foreign keys (a headline
-    row's score), which a rolled-back transaction never checks. (SQLite counts deferred
+    """Run the checks a commit would run last: PostgreSQL's deferred constraints (since
+    migration 0010 only the trigger on score deletes, which a poll's inserts do not queue),
+    which a rolled-back transaction never checks. (SQLite counts deferred
     violations as rows are written; its commit only reads the count.)"""
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("SET CONSTRAINTS ALL IMMEDIATE")
