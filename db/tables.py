@@ -27,6 +27,10 @@ from sqlmodel import Field, SQLModel
 
 from db.types import UTCDateTime, utcnow
 
+DIALECTS_KEY = "dialects"
+"""``info`` key of a table element declared for some databases only (with ``ddl_if``, which
+Alembic's comparisons do not read): the names of those databases' dialects (``db.migrate``)."""
+
 
 def _ts(nullable: bool = True, **kw: Any) -> Any:
     return Field(sa_type=UTCDateTime, nullable=nullable, **kw)
@@ -392,7 +396,11 @@ class Headline(SQLModel, table=True):
             postgresql_where=text("record"),
         ),
         ForeignKeyConstraint(
-            ["score_id"], ["score.id"], deferrable=True, initially="DEFERRED"
+            ["score_id"],
+            ["score.id"],
+            deferrable=True,
+            initially="DEFERRED",
+            info={DIALECTS_KEY: ("sqlite",)},  # for Alembic's comparisons (db.migrate)
         ).ddl_if(dialect="sqlite"),
     )
     # Model first in the key: recomputing a model's rows finds them by the key alone. The

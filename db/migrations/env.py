@@ -6,6 +6,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import db.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+from db import migrate
 
 target_metadata = SQLModel.metadata
 
@@ -27,6 +28,7 @@ def run_migrations_online() -> None:
                     target_metadata=target_metadata,
                     compare_type=True,
                     render_as_batch=sqlite,
+                    include_object=migrate.include_object(connection.dialect.name),
                 )
                 context.run_migrations()
         finally:
