@@ -109,24 +109,33 @@ def sync(session: OrmSession) -> int:
     return len(dirty)
 
 
+def choice_order(score: Any, source: Any, canonical_setting: Any) -> tuple[Any, ...]:
+    """The order of a model's scores on one benchmark, its headline first: the benchmark's
+    canonical setting (or none stated), the most trusted source, the newest retrieval, the
+    lowest id. Every reader that ranks scores uses it, so they all name the same headline.
+
+    Args:
+        score: The ``score`` table or an alias of it (its columns ``.c``).
+        source: The ``source`` table (or alias) joined to those scores.
+        canonical_setting: The benchmark's canonical setting: its column, or a value.
+    """
+    canonical = score.c.setting.in_(["", func.coalesce(canonical_setting, "")])
+    return (
+        case((canonical, 0), else_=1),
+        source.c.trust_rank,
+        score.c.retrieved_at.desc(),
+        score.c.id,
+    )
+
+
 def _ranked(connection: Connection | None, model_ids: list[int] | None) -> Any:
     """Every score with its rank among its model's scores on its benchmark (1 = headline)."""
-    canonical = case(
-        (
-            t.Score.setting.in_(  # type: ignore[attr-defined]
-                ["", func.coalesce(t.Benchmark.canonical_setting, "")]
-            ),
-            0,
-        ),
-        else_=1,
-    )
     rank = func.row_number().over(
         partition_by=(t.Score.benchmark_id, t.Score.model_id),
-        order_by=(
-            canonical,
-            t.Source.trust_rank,
-            t.Score.retrieved_at.desc(),  # type: ignore[attr-defined]
-            t.Score.id,
+        order_by=choice_order(
+            t.Score.__table__,  # type: ignore[attr-defined]
+            t.Source.__table__,  # type: ignore[attr-defined]
+            t.Benchmark.canonical_setting,
         ),
     )
     query = (

@@ -350,16 +350,14 @@ def _headline_ranked(
     benchmark: t.Benchmark, *, as_of: date | None, sources: Sequence[str] | None
 ) -> Subquery:
     """The headline choice made at read time, among the scores ``as_of`` and ``sources`` allow."""
-    canonical = ["", benchmark.canonical_setting or ""]
     rank = (
         func.row_number()
         .over(
             partition_by=t.Score.model_id,
-            order_by=(
-                case((t.Score.setting.in_(canonical), 0), else_=1),  # type: ignore[attr-defined]
-                t.Source.trust_rank,
-                t.Score.retrieved_at.desc(),  # type: ignore[attr-defined]
-                t.Score.id,
+            order_by=headlines.choice_order(
+                t.Score.__table__,  # type: ignore[attr-defined]
+                t.Source.__table__,  # type: ignore[attr-defined]
+                benchmark.canonical_setting or "",
             ),
         )
         .label("rn")
@@ -772,10 +770,9 @@ def model_card_rows(db: Session | Connection, text: str) -> CardRows:
     """:func:`find_model`, :func:`to_model_spec` and :func:`model_scores` in one statement of
     plain rows (:func:`model_card` reads them): the model a user means (an alias first, then
     a slug, as :func:`find_model` finds it), the sources its facts cite, and its scores with
-    their benchmark and source, by benchmark then trust, as :func:`model_scores` orders them.
-    Scores tied on both come in the order the database leaves them, as there: both databases
-    read the model's scores from ``uq_score_key`` in both statements, so the ties come out
-    alike (which of them the card calls the headline depends on it).
+    their benchmark and source, by benchmark, each benchmark's headline first, as
+    :func:`model_scores` orders them (``headlines.choice_order``: no ties, so the card names
+    the headline that the gap and the leaderboard use).
 
     Raises:
         NotFoundError: with the closest names as suggestions.
@@ -897,7 +894,7 @@ def _model_card_statement() -> Any:
         )
         .select_from(joined)
         .where(m.id == func.coalesce(by_alias, by_slug))
-        .order_by(bench.c.key, src.c.trust_rank)
+        .order_by(bench.c.key, *headlines.choice_order(score, src, bench.c.canonical_setting))
     )
 
 
@@ -1242,13 +1239,19 @@ def unsized_open_models(session: Session) -> list[f.ModelSpec]:
 
 
 def model_scores(session: Session, model: t.Model) -> list[tuple[t.Benchmark, t.Score, t.Source]]:
-    """All of a model's scores with their benchmark and source, by benchmark then trust."""
+    """All of a model's scores with their benchmark and source, by benchmark, each
+    benchmark's headline first (``headlines.choice_order``)."""
+    order = headlines.choice_order(
+        t.Score.__table__,  # type: ignore[attr-defined]
+        t.Source.__table__,  # type: ignore[attr-defined]
+        t.Benchmark.canonical_setting,
+    )
     query = (
         select(t.Benchmark, t.Score, t.Source)
         .join(t.Score, t.Score.benchmark_id == t.Benchmark.id)  # type: ignore[arg-type]
         .join(t.Source, t.Source.id == t.Score.source_id)  # type: ignore[arg-type]
         .where(t.Score.model_id == model.id)
-        .order_by(t.Benchmark.key, t.Source.trust_rank)
+        .order_by(t.Benchmark.key, *order)
     )
     return list(session.exec(query))
 

@@ -404,3 +404,66 @@ def test_new_models_are_recomputed_without_a_delete_and_stay_true(engine: Engine
         top = max(queries.headline_scores(session, bench), key=lambda s: s.value)
         assert (top.model_slug, top.value) == ("test-new-3", best + 9)
         session.rollback()
+
+
+def _card_headlines(connection, slug: str) -> dict[str, tuple]:  # type: ignore[no-untyped-def]
+    """What the /model card calls each benchmark's headline: (value, source, setting)."""
+    card = queries.model_card(queries.model_card_rows(connection, slug))
+    assert card.spec.slug == slug
+    first: dict[str, tuple] = {}
+    for key, _name, score in card.scores:
+        first.setdefault(key, (score.value, score.citation.source, score.setting or ""))
+    return first
+
+
+def _stored_headlines(session: Session, model_id: int) -> dict[str, tuple]:
+    h = t.Headline.__table__.c  # type: ignore[attr-defined]
+    rows = session.execute(
+        select(t.Benchmark.key, t.Score.value, t.Source.key, t.Score.setting)
+        .select_from(t.Headline.__table__)  # type: ignore[attr-defined]
+        .join(t.Score, t.Score.id == h.score_id)
+        .join(t.Benchmark, t.Benchmark.id == h.benchmark_id)
+        .join(t.Source, t.Source.id == t.Score.source_id)
+        .where(h.model_id == model_id)
+    ).all()
+    return {key: (value, source, setting or "") for key, value, source, setting in rows}
+
+
+def test_the_model_card_names_the_stored_headline(engine: Engine) -> None:
+    """/model calls "headline" the score the gap and the leaderboard use: canonical setting
+    before trust (a more trusted source's other setting comes after it), then the newest
+    retrieval and the lowest id, never the order the database happens to return."""
+    with session_scope(engine) as session:
+        bench = _bench(session)
+        model = _model(session, "llama-3.1-405b")
+        canonical = bench.canonical_setting
+        assert canonical, "MMLU has a canonical setting"
+        stored_before = _stored_headlines(session, model.id)["mmlu"]
+        trusted = _source(session, "test-card-trusted", trust=0)
+        for setting, value in (("0-shot CoT", 99.5), ("a-other", 98.5)):
+            session.add(
+                t.Score(
+                    model_id=model.id,
+                    benchmark_id=bench.id,
+                    source_id=trusted.id,
+                    value=value,
+                    setting=setting,
+                    available_on=date(2024, 8, 1),
+                )
+            )
+    with session_scope(engine) as session:
+        model = _model(session, "llama-3.1-405b")
+        card = _card_headlines(session.connection(), "llama-3.1-405b")
+        # The most trusted source's scores are in other settings: the headline stays.
+        assert _stored_headlines(session, model.id)["mmlu"] == stored_before
+        assert card["mmlu"] == stored_before
+        models = session.exec(select(t.Model)).all()
+        checked = 0
+        for row in models:
+            if queries.find_model(session, row.slug).id != row.id:
+                continue  # its slug is another model's alias: the card shows that one
+            assert _card_headlines(session.connection(), row.slug) == _stored_headlines(
+                session, row.id
+            ), row.slug
+            checked += 1
+        assert checked > len(models) // 2
