@@ -407,7 +407,7 @@ def leaderboard_embed(board: Leaderboard) -> discord.Embed:
     cites = _distinct(s.citation for s in board.rows)
     if cites:
         add_field(embed, "Sources", "\n".join(source_line(c) for c in cites[:8]))
-    return footer(embed, "headline score per model: most trusted source")
+    return footer(embed, "headline score per model: canonical setting, then most trusted source")
 
 
 def about_embed(answer: AboutAnswer) -> discord.Embed:

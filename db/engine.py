@@ -119,6 +119,7 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
         event.listen(engine, "before_cursor_execute", _sqlite_before_execute)
+        event.listen(engine.pool, "checkin", _sqlite_checkin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 5)
@@ -190,6 +191,19 @@ def _sqlite_before_execute(conn: Connection, _cursor: Any, statement: str, *_arg
         and statement.lstrip().upper().startswith(_WRITES)
     ):
         dbapi_connection.execute("BEGIN IMMEDIATE")
+
+
+def _sqlite_checkin(dbapi_connection: Any, _record: Any) -> None:
+    """No connection goes back to the pool inside a transaction.
+
+    A COMMIT that SQLite refuses (a deferred foreign key still violated) leaves its
+    transaction open, while SQLAlchemy counts the transaction as ended and skips the
+    rollback it would do on return: the next user of the connection would read, and write
+    into, the failed transaction. (A session's rollback does roll it back; a ``Connection``
+    whose ``commit()`` failed does not.)
+    """
+    if dbapi_connection is not None and dbapi_connection.in_transaction:
+        dbapi_connection.rollback()
 
 
 @contextmanager

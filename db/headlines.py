@@ -19,7 +19,8 @@ How the table stays true to the scores:
   and which runs before every commit, so nothing is committed with a stale headline.
 
 A headline row's score must still exist at commit (SQLite: a deferred foreign key;
-PostgreSQL: a deferred constraint trigger on ``score``'s deletes, migration 0010): a write that
+PostgreSQL: a deferred constraint trigger on ``score``'s deletes, and a statement trigger on
+its truncation, migrations 0010 and 0011): a write that
 removes a headline score (a Core ``DELETE`` of a score or a model, say) without recomputing
 fails its commit instead of leaving a stale row.
 
@@ -58,6 +59,8 @@ from db import tables as t
 
 DIRTY_KEY = "gapwatch.headline_dirty"
 NEW_KEY = "gapwatch.headline_new"
+# Models marked without ``new`` since the last sync: they may have rows, whatever else says.
+STORED_KEY = "gapwatch.headline_maybe_stored"
 # Mark meaning "every model": a changed trust rank or canonical setting can move any choice.
 EVERYTHING = "*"
 # Models recomputed per statement (bind parameters per IN list stay well under SQLite's limit
@@ -74,14 +77,14 @@ def mark_dirty(session: OrmSession, model_ids: Iterable[int | None], *, new: boo
     ``new=True`` says the models have no headline rows yet: they were inserted in this
     transaction and got their first scores since the last :func:`sync` (headline rows only
     come from a sync, and a model's rows only from its scores). Their recomputation then
-    skips looking for rows to replace.
+    skips looking for rows to replace, unless the same id was also marked without ``new``
+    before the sync (a deleted model whose id SQLite gave to a new one, say).
     """
     ids = [i for i in model_ids if i is not None]
     dirty = session.info.setdefault(DIRTY_KEY, set())
     if dirty != EVERYTHING:
         dirty.update(ids)
-    if new:
-        session.info.setdefault(NEW_KEY, set()).update(ids)
+    session.info.setdefault(NEW_KEY if new else STORED_KEY, set()).update(ids)
 
 
 def mark_everything_dirty(session: OrmSession) -> None:
@@ -98,7 +101,7 @@ def sync(session: OrmSession) -> int:
     if session.new or session.dirty or session.deleted:
         session.flush()
     dirty = session.info.pop(DIRTY_KEY, None)
-    new = session.info.pop(NEW_KEY, set())
+    new = session.info.pop(NEW_KEY, set()) - session.info.pop(STORED_KEY, set())
     if not dirty:
         return 0
     connection = session.connection()

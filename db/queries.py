@@ -494,7 +494,7 @@ def headline_scores(
     as_of: date | None = None,
     sources: Sequence[str] | None = None,
 ) -> list[f.Score]:
-    """Each model's headline score on a benchmark: its most trusted source, canonical setting.
+    """Each model's headline score on a benchmark: canonical setting, then most trusted source.
 
     Models whose openness is unknown are left out (they belong to neither frontier).
     ``sources`` restricts the scores to those source keys (the audit reads the report alone).

@@ -415,7 +415,7 @@ class Headline(SQLModel, table=True):
     # loudly instead of leaving the table stale (a cascade would drop the row and hide a lost
     # frontier record). SQLite checks it as a deferred foreign key (the constraint in
     # __table_args__); PostgreSQL, which would run a query per inserted headline row, as a
-    # deferred constraint trigger on score's deletes (migration 0010).
+    # deferred constraint trigger on score's deletes (migrations 0010, 0011).
     score_id: int = Field(sa_column=Column(Integer, nullable=False, index=True))
     value: float
     available_on: date

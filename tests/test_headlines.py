@@ -467,3 +467,101 @@ def test_the_model_card_names_the_stored_headline(engine: Engine) -> None:
             ), row.slug
             checked += 1
         assert checked > len(models) // 2
+
+
+def test_a_new_model_on_a_deleted_models_id_replaces_its_rows(engine: Engine) -> None:
+    """SQLite gives a deleted model's id to the next model: marked ``new`` in the same
+    transaction, before a sync removed the deleted model's rows, it must still replace them."""
+    with Session(engine) as session:
+        bench = _bench(session)
+        h = t.Headline.__table__.c  # type: ignore[attr-defined]
+        cited = set(session.exec(select(t.Attestation.model_id)).all())
+        with_rows = set(session.execute(select(h.model_id)).scalars())
+        last = max(i for i in with_rows if i not in cited)
+        others = session.exec(select(t.Model.id).where(t.Model.id > last)).all()
+        for model_id in (*others, last):  # the highest ids go, so SQLite reuses ``last``
+            session.delete(session.get(t.Model, model_id))
+        session.flush()  # the deleted model's headline rows stay until the sync
+        model = t.Model(slug="test-reused", name="Test Reused", open_weights=True)
+        session.add(model)
+        session.flush()
+        source = _source(session, "test-reused-source", trust=5)
+        session.execute(
+            insert(t.Score).values(
+                model_id=model.id,
+                benchmark_id=bench.id,
+                source_id=source.id,
+                value=42.0,
+                available_on=date(2025, 3, 1),
+                retrieved_at=datetime(2026, 1, 1, tzinfo=UTC),
+                setting="",
+            )
+        )
+        headlines.mark_dirty(session, [model.id], new=True)
+        headlines.sync(session)
+        assert headlines.stale(session.connection()) == 0
+        session.commit()
+    with engine.connect() as connection:
+        assert headlines.stale(connection) == 0
+
+
+def test_score_checks_hold_whatever_the_search_path_and_refuse_a_truncate(
+    engine: Engine,
+) -> None:
+    """Deleting a score that a headline row names fails its commit; one that none names does
+    not. On PostgreSQL the triggers that stand for headline's key find ``headline`` whatever
+    the deleting session's search path, and a TRUNCATE of score alone is refused."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError, IntegrityError
+
+    with session_scope(engine) as session:  # a score that is no model's headline
+        _add_trusted_score(session, _bench(session), "test-spare", 1.0, date(2024, 8, 1))
+        spare = _source(session, "test-spare-low", trust=999)
+        model = _model(session, "llama-3.1-405b")
+        session.add(
+            t.Score(
+                model_id=model.id,
+                benchmark_id=_bench(session).id,
+                source_id=spare.id,
+                value=2.0,
+                available_on=date(2024, 8, 1),
+            )
+        )
+    postgres = engine.dialect.name == "postgresql"
+    path = "SET LOCAL search_path = pg_catalog" if postgres else "SELECT 1"
+    table = "public.score" if postgres else "score"
+    with engine.connect() as connection:
+        h = t.Headline.__table__.c  # type: ignore[attr-defined]
+        named = set(connection.execute(select(h.score_id)).scalars())
+        scores = connection.execute(select(t.Score.id)).scalars().all()
+        free = next(i for i in scores if i not in named)
+        chosen = next(iter(named))
+        connection.rollback()  # end the reads' transaction
+        with connection.begin():
+            connection.exec_driver_sql(path)
+            connection.exec_driver_sql(f"DELETE FROM {table} WHERE id = {free}")
+        transaction = connection.begin()
+        connection.exec_driver_sql(path)
+        connection.exec_driver_sql(f"DELETE FROM {table} WHERE id = {chosen}")
+        try:
+            transaction.commit()
+        except IntegrityError as exc:
+            assert not postgres or "still names score" in str(exc)
+        else:
+            raise AssertionError("a headline score was deleted and the commit let it go")
+    # The next connection (on SQLite the same one, from the pool) sees nothing of it.
+    with engine.connect() as connection:
+        if postgres:
+            with connection.begin() as transaction:
+                try:
+                    connection.execute(text("TRUNCATE score CASCADE"))
+                except DBAPIError as exc:
+                    assert "headline still has rows" in str(exc)
+                else:
+                    raise AssertionError("TRUNCATE score left the headline rows")
+                transaction.rollback()
+            with connection.begin() as transaction:
+                connection.execute(text("TRUNCATE score, headline CASCADE"))
+                transaction.rollback()
+        assert chosen in set(connection.execute(select(h.score_id)).scalars())
+        assert headlines.stale(connection) == 0
