@@ -58,6 +58,19 @@ def _add_trusted_score(
     )
 
 
+def _core_score(model_id: int, bench_id: int, source_id: int, value: float, on: date) -> dict:
+    """A score row for a Core ``insert(t.Score)`` (canonical setting, retrieved 2026-01-01)."""
+    return {
+        "model_id": model_id,
+        "benchmark_id": bench_id,
+        "source_id": source_id,
+        "value": value,
+        "available_on": on,
+        "retrieved_at": datetime(2026, 1, 1, tzinfo=UTC),
+        "setting": "",
+    }
+
+
 def test_seeded_store_headlines_match_the_read_time_choice(engine: Engine) -> None:
     with engine.connect() as connection:
         assert headlines.stale(connection) == 0
@@ -162,13 +175,7 @@ def test_core_writes_need_mark_dirty_and_the_check_sees_the_difference(engine: E
         source = _source(session, "test-core", trust=1)
         session.execute(
             insert(t.Score).values(
-                model_id=model.id,
-                benchmark_id=bench.id,
-                source_id=source.id,
-                value=1.5,
-                available_on=date(2024, 8, 1),
-                retrieved_at=datetime(2026, 1, 1, tzinfo=UTC),
-                setting="",
+                _core_score(model.id, bench.id, source.id, 1.5, date(2024, 8, 1))
             )
         )
         # A Core write is invisible to the session events: the table is stale until marked.
@@ -488,13 +495,7 @@ def test_a_new_model_on_a_deleted_models_id_replaces_its_rows(engine: Engine) ->
         source = _source(session, "test-reused-source", trust=5)
         session.execute(
             insert(t.Score).values(
-                model_id=model.id,
-                benchmark_id=bench.id,
-                source_id=source.id,
-                value=42.0,
-                available_on=date(2025, 3, 1),
-                retrieved_at=datetime(2026, 1, 1, tzinfo=UTC),
-                setting="",
+                _core_score(model.id, bench.id, source.id, 42.0, date(2025, 3, 1))
             )
         )
         headlines.mark_dirty(session, [model.id], new=True)
